@@ -1,0 +1,19 @@
+from django.conf import settings
+from django.core import checks
+from django.utils.translation import gettext_lazy as _
+
+
+@checks.register(checks.Tags.caches, deploy=True)
+def check_shared_cache(app_configs, **kwargs):
+    if settings.REDIS_URL:
+        return []
+    return [
+        checks.Info(
+            _("REDIS_URL is not set: login and sign-up throttling counts per process."),
+            hint=_(
+                "With several gunicorn workers or servers, set REDIS_URL so they share one count. "
+                "The daily model limit lives in the database and is exact either way."
+            ),
+            id="stepwise.I001",
+        )
+    ]

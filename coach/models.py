@@ -1,0 +1,118 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+FEW_SHOT_ROLES = ("user", "assistant")
+
+
+def validate_option_list(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError(_('Enter a list of short texts, e.g. ["anxious", "tired"].'))
+    cleaned = [item.strip() for item in value]
+    if any(not item or len(item) > 80 for item in cleaned):
+        raise ValidationError(_("Each option must have 1 to 80 characters."))
+    if len(set(cleaned)) != len(cleaned):
+        raise ValidationError(_("Options must not repeat."))
+
+
+def validate_few_shot(value) -> None:
+    if not isinstance(value, list):
+        raise ValidationError(_("Enter a list of turns."))
+    for turn in value:
+        if (
+            not isinstance(turn, dict)
+            or set(turn) != {"role", "content"}
+            or turn["role"] not in FEW_SHOT_ROLES
+            or not isinstance(turn["content"], str)
+            or not turn["content"].strip()
+        ):
+            raise ValidationError(
+                _('Each turn must be {"role": "user" or "assistant", "content": "..."}.')
+            )
+
+
+class Coach(models.Model):
+    """A persona the model plays. Sessions copy its prompt, so editing it never rewrites history."""
+
+    name = models.CharField(_("name"), max_length=80)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    description = models.CharField(_("short description"), max_length=280)
+    system_prompt = models.TextField(_("system prompt"))
+    few_shot = models.JSONField(
+        _("example turns"),
+        default=list,
+        blank=True,
+        validators=[validate_few_shot],
+        help_text=_(
+            'Example exchange that sets the tone: [{"role": "user", "content": "..."}, ...]'
+        ),
+    )
+    state_options = models.JSONField(
+        _("current-state options"),
+        default=list,
+        blank=True,
+        validators=[validate_option_list],
+        help_text=_("Preset answers offered for “where am I now” (several may be ticked)."),
+    )
+    goal_options = models.JSONField(
+        _("goal options"),
+        default=list,
+        blank=True,
+        validators=[validate_option_list],
+        help_text=_("Preset answers offered for “what do I want” (one may be chosen)."),
+    )
+    is_active = models.BooleanField(
+        _("offered to new sessions"),
+        default=True,
+        help_text=_("Inactive coaches keep their sessions but are not offered for new ones."),
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("coach")
+        verbose_name_plural = _("coaches")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("sessions:new") + f"?coach={self.slug}"
+
+
+class DailyUsage(models.Model):
+    """How many model requests a user made on one calendar day (in TIME_ZONE).
+
+    The daily limit is enforced by a conditional UPDATE on this row, never by a
+    read-then-write or a cache counter (coach/quota.py).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="daily_usage",
+        verbose_name=_("user"),
+    )
+    day = models.DateField(_("day"))
+    count = models.PositiveIntegerField(_("requests"), default=0)
+
+    class Meta:
+        ordering = ["-day", "user_id"]
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("daily usage")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "day"], name="daily_usage_one_row_per_user_day"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(count__gte=0), name="daily_usage_count_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["day"], name="daily_usage_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.day}: {self.count}"

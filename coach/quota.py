@@ -1,0 +1,45 @@
+"""The daily limit's calendar: which day a request counts on, and when the count resets."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    limit: int
+    used: int
+    resets_at: dt.datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining == 0
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One unit of a user's daily quota, taken before a model call."""
+
+    user_id: int
+    day: dt.date
+
+
+def quota_day() -> dt.date:
+    """Today in TIME_ZONE: the calendar day a request counts on."""
+    return timezone.localdate()
+
+
+def quota_resets_at(day: dt.date) -> dt.datetime:
+    """Midnight after `day` in TIME_ZONE, as an aware datetime."""
+    next_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min)
+    return timezone.make_aware(next_day, timezone.get_default_timezone())
+
+
+def daily_limit() -> int:
+    return settings.COACH_DAILY_LIMIT

@@ -1,0 +1,280 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+PROMPT_TEXT_MAX_LENGTH = 2000
+MESSAGE_MAX_LENGTH = 4000
+
+
+class CoachingSession(models.Model):
+    """One person's conversation with one coach. Public: anyone may read it."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="coaching_sessions",
+        verbose_name=_("owner"),
+    )
+    coach = models.ForeignKey(
+        "coach.Coach",
+        on_delete=models.PROTECT,  # a coach with history is deactivated, never deleted
+        related_name="sessions",
+        verbose_name=_("coach"),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    # Snapshots of the coach at the start: later edits to the coach never change this session.
+    system_prompt = models.TextField(_("system prompt (snapshot)"))
+    few_shot = models.JSONField(_("example turns (snapshot)"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("coaching session")
+        verbose_name_plural = _("coaching sessions")
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="session_newest_idx"),
+            models.Index(fields=["coach", "-created_at", "-id"], name="session_coach_newest_idx"),
+            models.Index(fields=["owner", "-created_at", "-id"], name="session_owner_newest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("sessions:detail", args=[self.pk])
+
+
+class PromptKind(models.TextChoices):
+    CURRENT_STATE = "current_state", _("Where I am now")
+    GOAL = "goal", _("What I want")
+    MISC = "misc", _("Anything else")
+
+
+class PromptQuerySet(models.QuerySet):
+    def typed(self) -> list["Prompt"]:
+        return [prompt.as_typed() for prompt in self]
+
+
+class KindManager(models.Manager):
+    """Manager of a proxy subclass: sees only its own kind."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+
+    def get_queryset(self):
+        return PromptQuerySet(self.model, using=self._db).filter(kind=self.kind)
+
+
+class Prompt(models.Model):
+    """One wizard answer. One table with a kind column; the proxy subclasses add behaviour.
+
+    Each kind knows its label, which preset tags it accepts, how it validates, and
+    how it renders into the text sent to the model.
+    """
+
+    KIND: str | None = None
+    MAX_TAGS = 10
+    too_many_tags_message = _("Choose at most 10 options.")
+
+    session = models.ForeignKey(
+        CoachingSession,
+        on_delete=models.CASCADE,
+        related_name="prompts",
+        verbose_name=_("session"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=PromptKind.choices)
+    tags = models.JSONField(_("chosen options"), default=list, blank=True)
+    text = models.TextField(_("free text"), blank=True, max_length=PROMPT_TEXT_MAX_LENGTH)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = PromptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["session_id", "id"]
+        verbose_name = _("prompt")
+        verbose_name_plural = _("prompts")
+        constraints = [
+            models.UniqueConstraint(fields=["session", "kind"], name="prompt_one_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.summary()}"
+
+    def save(self, *args, **kwargs):
+        if self.KIND is not None:
+            self.kind = self.KIND
+        super().save(*args, **kwargs)
+
+    # --- typed behaviour ---------------------------------------------------------
+
+    def as_typed(self) -> "Prompt":
+        """This row as an instance of its kind's proxy class."""
+        cls = PROMPT_CLASSES[self.kind]
+        if type(self) is cls:
+            return self
+        typed = cls.__new__(cls)
+        typed.__dict__.update(self.__dict__)
+        return typed
+
+    @property
+    def label(self) -> str:
+        return str(PromptKind(self.kind).label)
+
+    def allowed_tags(self, coach) -> list[str]:
+        return []
+
+    def validate_for(self, coach) -> None:
+        """Raise ValidationError unless this answer fits the coach's presets and our limits."""
+        errors: dict[str, list] = {}
+        tags = self.tags
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            errors["tags"] = [_("Choose from the options offered.")]
+        else:
+            allowed = set(self.allowed_tags(coach))
+            foreign = [t for t in tags if t not in allowed]
+            if foreign:
+                errors["tags"] = [
+                    _("Not an option of this coach: %(tags)s.") % {"tags": ", ".join(foreign)}
+                ]
+            elif len(set(tags)) != len(tags):
+                errors["tags"] = [_("Choose each option at most once.")]
+            elif len(tags) > self.MAX_TAGS:
+                errors["tags"] = [self.too_many_tags_message]
+        if len(self.text or "") > PROMPT_TEXT_MAX_LENGTH:
+            errors["text"] = [
+                _("Write at most %(max)d characters (you wrote %(n)d).")
+                % {"max": PROMPT_TEXT_MAX_LENGTH, "n": len(self.text)}
+            ]
+        if errors:
+            raise ValidationError(errors)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.session_id:
+            self.validate_for(self.session.coach)
+
+    def summary(self) -> str:
+        """The answer in one line, for people: tags then free text."""
+        parts = list(self.tags or [])
+        if self.text and self.text.strip():
+            parts.append(self.text.strip())
+        return "; ".join(parts)
+
+    def render(self) -> str:
+        """The answer as a section of the text sent to the model."""
+        lines = [f"## {self.model_heading}"]
+        if self.tags:
+            lines.append(", ".join(self.tags))
+        if self.text and self.text.strip():
+            lines.append(self.text.strip())
+        if len(lines) == 1:
+            lines.append("(nothing given)")
+        return "\n".join(lines)
+
+    # Headings sent to the model stay English: the model's instructions are English,
+    # and the user's own words carry their language.
+    model_heading = "Answer"
+
+
+class CurrentState(Prompt):
+    KIND = PromptKind.CURRENT_STATE
+    model_heading = "Where I am now"
+    objects = KindManager(PromptKind.CURRENT_STATE)
+
+    class Meta:
+        proxy = True
+        verbose_name = _("current state")
+        verbose_name_plural = _("current states")
+
+    def allowed_tags(self, coach) -> list[str]:
+        return list(coach.state_options)
+
+
+class Goal(Prompt):
+    KIND = PromptKind.GOAL
+    MAX_TAGS = 1
+    model_heading = "What I want"
+    objects = KindManager(PromptKind.GOAL)
+
+    class Meta:
+        proxy = True
+        verbose_name = _("goal")
+        verbose_name_plural = _("goals")
+
+    def allowed_tags(self, coach) -> list[str]:
+        return list(coach.goal_options)
+
+    too_many_tags_message = _("Choose one goal, or write your own.")
+
+    def validate_for(self, coach) -> None:
+        super().validate_for(coach)
+        if not self.tags and not (self.text or "").strip():
+            raise ValidationError({"text": [_("Choose a goal or write your own.")]})
+
+
+class Misc(Prompt):
+    KIND = PromptKind.MISC
+    model_heading = "Anything else (time, constraints, preferences)"
+    objects = KindManager(PromptKind.MISC)
+
+    class Meta:
+        proxy = True
+        verbose_name = _("other requirements")
+        verbose_name_plural = _("other requirements")
+
+
+PROMPT_CLASSES: dict[str, type[Prompt]] = {
+    PromptKind.CURRENT_STATE: CurrentState,
+    PromptKind.GOAL: Goal,
+    PromptKind.MISC: Misc,
+}
+
+
+class MessageRole(models.TextChoices):
+    USER = "user", _("You")
+    ASSISTANT = "assistant", _("Coach")
+
+
+class MessageStatus(models.TextChoices):
+    OK = "ok", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class Message(models.Model):
+    """A turn of the conversation after the wizard: the first plan and every follow-up."""
+
+    session = models.ForeignKey(
+        CoachingSession,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("session"),
+    )
+    role = models.CharField(_("role"), max_length=10, choices=MessageRole.choices)
+    content = models.TextField(_("content"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=MessageStatus.choices, default=MessageStatus.OK
+    )
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    model_name = models.CharField(_("model"), max_length=200, blank=True)
+    prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(_("completion tokens"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            models.Index(fields=["session", "created_at", "id"], name="message_session_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.content[:60]}"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == MessageStatus.FAILED
