@@ -75,3 +75,14 @@ def user_client(client, user):
 @pytest.fixture
 def coach(db):
     return Coach.objects.get(slug="meditation-guide")
+
+
+@pytest.fixture
+def fake_llm():
+    """Replace the model client at our boundary; queue replies or LLMError instances on it."""
+    from coach.llm import use_chat_client
+    from coach.testing.fakes import FakeChatClient
+
+    fake = FakeChatClient()
+    with use_chat_client(fake):
+        yield fake
