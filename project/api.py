@@ -1,13 +1,35 @@
 """API-wide pieces: the exception handler that keeps every error as {"detail": ...}."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import status
 from rest_framework.exceptions import Throttled
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from coach.exceptions import QuotaExceeded
+from sessions_app.exceptions import NothingToRetry, ReplyFailed
 
 
 def exception_handler(exc, context):
+    """Our domain exceptions as HTTP answers; everything else as DRF does it."""
+    if isinstance(exc, QuotaExceeded):
+        return Response(
+            {"detail": str(exc), "resets_at": exc.resets_at.isoformat()},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+    if isinstance(exc, ReplyFailed):
+        return Response(
+            {"detail": str(exc.error), "session_id": exc.session.pk}, status=exc.status_code
+        )
+    if isinstance(exc, NothingToRetry):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, DjangoValidationError):
+        body = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"detail": " ".join(exc.messages)}
+        )
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Ratelimited):
         exc = Throttled(
             wait=60,

@@ -122,7 +122,7 @@ class Prompt(models.Model):
 
     @property
     def label(self) -> str:
-        return str(PromptKind(self.kind).label)
+        return str(PromptKind(self.KIND or self.kind).label)
 
     def allowed_tags(self, coach) -> list[str]:
         return []

@@ -1,7 +1,13 @@
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Substr
 from django.http import Http404
 
-from sessions_app.models import CoachingSession, Message, Prompt
+from sessions_app.models import CoachingSession, Message, MessageRole, Prompt, PromptKind
+
+# The gallery shows the goal on one line; no need to fetch all of a long answer.
+GOAL_EXCERPT_LENGTH = 300
 
 
 def session_list_public(
@@ -11,6 +17,13 @@ def session_list_public(
 
     `coach_slug` keeps one coach's sessions; `q` keeps sessions whose title or typed
     prompts contain every word of it.
+
+    Each row carries `message_count`, and `goal_tags` and `goal_text` (the goal prompt,
+    its text cut to GOAL_EXCERPT_LENGTH) for the gallery's cards. All three are
+    correlated subqueries on indexed columns, computed for the rows of one page only:
+    a page is one query whatever its size, and `.count()` (which drops unused
+    annotations) stays a plain count. A GROUP BY over messages would aggregate all of
+    them before the first page could be cut (docs/performance.md).
     """
     sessions = CoachingSession.objects.select_related("coach", "owner")
     if coach_slug:
@@ -18,7 +31,21 @@ def session_list_public(
     for word in (q or "").split()[:8]:
         in_prompts = Prompt.objects.filter(session=OuterRef("pk"), text__icontains=word)
         sessions = sessions.filter(Q(title__icontains=word) | Exists(in_prompts))
-    return sessions.annotate(message_count=Count("messages")).order_by("-created_at", "-id")
+    messages = (
+        Message.objects.filter(session=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    goal = Prompt.objects.filter(session=OuterRef("pk"), kind=PromptKind.GOAL).order_by()
+    return sessions.annotate(
+        message_count=Coalesce(Subquery(messages), 0),
+        goal_tags=Subquery(goal.values("tags")[:1]),
+        goal_text=Subquery(
+            goal.annotate(excerpt=Substr("text", 1, GOAL_EXCERPT_LENGTH)).values("excerpt")[:1]
+        ),
+    ).order_by("-created_at", "-id")
 
 
 def session_get_public(*, pk: int) -> CoachingSession:
@@ -39,3 +66,20 @@ def session_get_public(*, pk: int) -> CoachingSession:
 
 def session_list_owned(*, user) -> QuerySet[CoachingSession]:
     return session_list_public().filter(owner=user)
+
+
+@dataclass(frozen=True)
+class PendingTurn:
+    """A turn still waiting for the coach: the reply to `user_message`, or the first plan."""
+
+    user_message: Message | None
+
+
+def session_pending_turn(*, session: CoachingSession) -> PendingTurn | None:
+    """The turn that failed or never got its answer, or None when every turn has one."""
+    last = Message.objects.filter(session=session).order_by("created_at", "id").last()
+    if last is None:
+        return PendingTurn(user_message=None)
+    if last.role == MessageRole.USER:
+        return PendingTurn(user_message=last)
+    return None

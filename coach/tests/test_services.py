@@ -1,0 +1,89 @@
+import datetime as dt
+import zoneinfo
+
+import pytest
+import time_machine
+
+from coach.exceptions import QuotaExceeded
+from coach.llm import LLMBadResponse
+from coach.models import DailyUsage
+from coach.selectors import quota_get
+from coach.services import coach_reply_generate, quota_release, quota_reserve
+
+pytestmark = pytest.mark.django_db
+
+
+def test_reserve_counts_up_to_the_limit(user, settings):
+    settings.COACH_DAILY_LIMIT = 5
+    for _ in range(5):
+        quota_reserve(user=user)
+    with pytest.raises(QuotaExceeded) as exc:
+        quota_reserve(user=user)
+    assert exc.value.limit == 5
+    assert DailyUsage.objects.get(user=user).count == 5
+    status = quota_get(user=user)
+    assert (status.used, status.remaining, status.exhausted) == (5, 0, True)
+
+
+def test_limits_are_per_user(user, outsider, settings):
+    settings.COACH_DAILY_LIMIT = 1
+    quota_reserve(user=user)
+    quota_reserve(user=outsider)
+    with pytest.raises(QuotaExceeded):
+        quota_reserve(user=user)
+
+
+def test_release_gives_the_unit_back_and_never_goes_negative(user):
+    reservation = quota_reserve(user=user)
+    quota_release(reservation=reservation)
+    quota_release(reservation=reservation)
+    assert DailyUsage.objects.get(user=user).count == 0
+
+
+def test_failed_model_call_is_not_counted(user, fake_llm):
+    fake_llm.queue(LLMBadResponse())
+    reservation = quota_reserve(user=user)
+    with pytest.raises(LLMBadResponse):
+        coach_reply_generate(reservation=reservation, messages=[{"role": "user", "content": "x"}])
+    assert quota_get(user=user).used == 0
+
+
+def test_successful_model_call_is_counted(user, fake_llm):
+    reservation = quota_reserve(user=user)
+    reply = coach_reply_generate(
+        reservation=reservation, messages=[{"role": "user", "content": "x"}]
+    )
+    assert reply.content
+    assert quota_get(user=user).used == 1
+
+
+def test_the_count_resets_at_midnight_in_time_zone(user, settings):
+    settings.TIME_ZONE = "Asia/Seoul"
+    settings.COACH_DAILY_LIMIT = 2
+    seoul = zoneinfo.ZoneInfo("Asia/Seoul")
+    with time_machine.travel(dt.datetime(2026, 11, 22, 23, 58, tzinfo=seoul), tick=False):
+        quota_reserve(user=user)
+        quota_reserve(user=user)
+        with pytest.raises(QuotaExceeded) as exc:
+            quota_reserve(user=user)
+        assert exc.value.resets_at == dt.datetime(2026, 11, 23, 0, 0, tzinfo=seoul)
+        assert quota_get(user=user).resets_at == dt.datetime(2026, 11, 23, tzinfo=seoul)
+    with time_machine.travel(dt.datetime(2026, 11, 23, 0, 1, tzinfo=seoul), tick=False):
+        assert quota_get(user=user).remaining == 2
+        quota_reserve(user=user)
+    # 23:58 in Seoul is still 22 November there, though 14:58 UTC: one row per local day.
+    assert sorted(DailyUsage.objects.values_list("day", "count")) == [
+        (dt.date(2026, 11, 22), 2),
+        (dt.date(2026, 11, 23), 1),
+    ]
+
+
+def test_a_unit_is_given_back_to_the_day_it_was_taken_from(user, settings):
+    settings.TIME_ZONE = "UTC"
+    with time_machine.travel(dt.datetime(2026, 11, 22, 23, 59, 59, tzinfo=dt.UTC), tick=False):
+        reservation = quota_reserve(user=user)
+    with time_machine.travel(dt.datetime(2026, 11, 23, 0, 0, 30, tzinfo=dt.UTC), tick=False):
+        quota_reserve(user=user)
+        quota_release(reservation=reservation)
+        assert quota_get(user=user).used == 1
+    assert DailyUsage.objects.get(day=dt.date(2026, 11, 22)).count == 0

@@ -1,0 +1,120 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from coach.models import Coach
+from coach.selectors import coach_list_active
+from sessions_app.models import MESSAGE_MAX_LENGTH, PROMPT_TEXT_MAX_LENGTH, PromptKind
+from sessions_app.services import PromptAnswer, prompt_build
+
+# --- input ---------------------------------------------------------------------
+
+
+class PromptAnswerSerializer(serializers.Serializer):
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=80), required=False, default=list, max_length=10
+    )
+    text = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=PROMPT_TEXT_MAX_LENGTH
+    )
+
+
+class MiscAnswerSerializer(serializers.Serializer):
+    text = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=PROMPT_TEXT_MAX_LENGTH
+    )
+
+
+class SessionCreateSerializer(serializers.Serializer):
+    coach = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Coach.objects.none(),
+        error_messages={"does_not_exist": _("No coach is called “{value}”.")},
+    )
+    current_state = PromptAnswerSerializer(required=False)
+    goal = PromptAnswerSerializer()
+    misc = MiscAnswerSerializer(required=False)
+
+    PARTS = (
+        ("current_state", PromptKind.CURRENT_STATE),
+        ("goal", PromptKind.GOAL),
+        ("misc", PromptKind.MISC),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["coach"].queryset = coach_list_active()
+
+    def validate(self, attrs):
+        errors = {}
+        for name, kind in self.PARTS:
+            answer = PromptAnswer(**attrs.get(name, {}))
+            attrs[name] = answer
+            try:
+                prompt_build(kind=kind, coach=attrs["coach"], answer=answer)
+            except DjangoValidationError as exc:
+                errors[name] = exc.message_dict
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    content = serializers.CharField(max_length=MESSAGE_MAX_LENGTH)
+
+
+# --- output --------------------------------------------------------------------
+
+
+class PromptSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=PromptKind.choices)
+    tags = serializers.ListField(child=serializers.CharField())
+    text = serializers.CharField()
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.CharField()
+    content = serializers.CharField(help_text=_("The raw text (Markdown for the coach's replies)."))
+    status = serializers.CharField(
+        help_text=_("“ok”, or “failed” when the coach could not answer.")
+    )
+    created_at = serializers.DateTimeField()
+
+
+class SessionListSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    coach = serializers.CharField(source="coach.slug")
+    owner = serializers.CharField(source="owner.public_name", help_text=_("Public display name."))
+    created_at = serializers.DateTimeField()
+    message_count = serializers.IntegerField()
+
+
+class SessionDetailSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    coach = serializers.CharField(source="coach.slug")
+    owner = serializers.CharField(source="owner.public_name", help_text=_("Public display name."))
+    created_at = serializers.DateTimeField()
+    prompts = PromptSerializer(many=True)
+    messages = MessageSerializer(many=True)
+
+
+class ExchangeSerializer(serializers.Serializer):
+    user_message = MessageSerializer(allow_null=True)
+    assistant_message = MessageSerializer()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class QuotaErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    resets_at = serializers.DateTimeField()
+
+
+class ModelErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    session_id = serializers.IntegerField(help_text=_("The session, kept: retry its turn."))

@@ -1,0 +1,160 @@
+import re
+
+import pytest
+
+from coach.llm import LLMUnavailable
+from coach.models import Coach
+from coach.services import quota_reserve
+from sessions_app.models import CoachingSession, CurrentState, Goal, Misc
+
+pytestmark = pytest.mark.django_db
+
+URL = "/sessions/new/"
+PREFIX = "new_session_wizard_view"
+
+
+def step(client, name: str, data: dict, follow: bool = False, **extra):
+    payload = {f"{PREFIX}-current_step": name}
+    payload.update({f"{name}-{key}": value for key, value in data.items()})
+    payload.update(extra)
+    return client.post(URL, payload, follow=follow)
+
+
+def walk_to_goal(client, coach_slug="meditation-guide"):
+    client.get(URL)
+    step(client, "coach", {"coach": coach_slug})
+    return step(client, "state", {"tags": ["anxious", "tired"], "text": "Exams."})
+
+
+def test_anonymous_is_sent_to_login_with_next(client):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/sessions/new/"
+
+
+def test_first_step_offers_active_coaches_and_says_sessions_are_public(user_client):
+    Coach.objects.filter(slug="career-coach").update(is_active=False)
+    response = user_client.get(URL)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Meditation guide" in body
+    assert "Career coach" not in body
+    assert "Every session is public" in body
+    assert "5 of 5 coach requests left today" in body
+
+
+def test_whole_wizard_creates_the_session_and_first_reply(user_client, user, fake_llm):
+    fake_llm.queue("## Your plan\n1. Breathe")
+    walk_to_goal(user_client)
+    response = step(user_client, "goal", {"choice": "deep rest", "text": ""})
+    assert b"Step 3 of 3" in response.content
+    response = step(user_client, "misc", {"text": "10 minutes before bed"})
+
+    session = CoachingSession.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/sessions/{session.pk}/"
+    assert session.owner == user
+    assert session.title == "Deep rest"
+    assert CurrentState.objects.get(session=session).tags == ["anxious", "tired"]
+    assert Goal.objects.get(session=session).tags == ["deep rest"]
+    assert Misc.objects.get(session=session).text == "10 minutes before bed"
+    assert session.messages.get().content == "## Your plan\n1. Breathe"
+
+
+def test_coach_query_skips_the_first_step(user_client, fake_llm):
+    response = user_client.get(URL + "?coach=career-coach")
+    body = response.content.decode()
+    assert "Step 1 of 3" in body
+    assert "junior developer" in body
+    step(user_client, "state", {"tags": ["junior developer"]})
+    step(user_client, "goal", {"choice": "__own__", "text": "Become a backend engineer"})
+    step(user_client, "misc", {"text": ""})
+    session = CoachingSession.objects.get()
+    assert session.coach.slug == "career-coach"
+    assert session.title == "Become a backend engineer"
+
+
+def test_unknown_coach_query_shows_the_coach_step(user_client):
+    response = user_client.get(URL + "?coach=nope")
+    assert b"Who would you like to talk to?" in response.content
+
+
+def test_goal_must_be_chosen_or_written(user_client, fake_llm):
+    walk_to_goal(user_client)
+    response = step(user_client, "goal", {"choice": "", "text": ""})
+    assert response.status_code == 200
+    assert b"Choose a goal or write your own" in response.content
+    response = step(user_client, "goal", {"choice": "__own__", "text": ""})
+    assert b"Write your own goal" in response.content
+    assert not CoachingSession.objects.exists()
+
+
+def test_tags_only_from_the_coachs_presets(user_client):
+    user_client.get(URL)
+    step(user_client, "coach", {"coach": "meditation-guide"})
+    response = step(user_client, "state", {"tags": ["junior developer"]})
+    assert response.status_code == 200
+    assert b"is not one of the available choices" in response.content
+
+
+def test_free_text_over_two_thousand_characters_is_refused_and_kept(user_client):
+    user_client.get(URL)
+    step(user_client, "coach", {"coach": "meditation-guide"})
+    long_text = "x" * 2001
+    response = step(user_client, "state", {"text": long_text})
+    assert b"at most 2000 characters" in response.content
+    assert long_text.encode() in response.content
+
+
+def test_back_keeps_answers_including_the_unsaved_step(user_client):
+    walk_to_goal(user_client)
+    # On the goal step, type something, then go back: both steps keep their answers.
+    response = step(
+        user_client, "goal", {"choice": "__own__", "text": "Sleep by 11"}, wizard_goto_step="state"
+    )
+    body = response.content.decode()
+    assert "Exams." in body
+    assert re.search(r'<input[^>]*value="anxious"[^>]*checked', body)
+    assert not re.search(r'<input[^>]*value="low"[^>]*checked', body)
+    response = step(user_client, "state", {"tags": ["anxious", "tired"], "text": "Exams."})
+    assert "Sleep by 11" in response.content.decode()
+
+
+def test_at_the_limit_the_wizard_says_so_and_keeps_answers(user_client, user, fake_llm, settings):
+    settings.COACH_DAILY_LIMIT = 1
+    quota_reserve(user=user)
+    response = user_client.get(URL)
+    assert b"You have used all 1 coach requests for today" in response.content
+
+    walk_to_goal(user_client)
+    step(user_client, "goal", {"choice": "focus"})
+    response = step(user_client, "misc", {"text": "my careful notes"})
+    assert response.status_code == 429
+    assert b"You have used all 1 coach requests" in response.content
+    assert b"my careful notes" in response.content
+    assert not CoachingSession.objects.exists()
+    assert not fake_llm.calls
+
+
+def test_model_failure_lands_on_the_session_with_a_retry(user_client, fake_llm):
+    fake_llm.queue(LLMUnavailable())
+    walk_to_goal(user_client)
+    step(user_client, "goal", {"choice": "focus"})
+    response = step(user_client, "misc", {"text": ""}, follow=True)
+    session = CoachingSession.objects.get()
+    body = response.content.decode()
+    assert response.redirect_chain[-1][0] == f"/sessions/{session.pk}/"
+    assert "cannot be reached" in body
+    assert f'action="/sessions/{session.pk}/retry/"' in body
+
+
+def test_expired_wizard_starts_again_at_the_coach_step(user_client):
+    response = step(user_client, "state", {"tags": ["anxious"]})
+    assert response.status_code == 200
+    assert b"Who would you like to talk to?" in response.content
+    assert not CoachingSession.objects.exists()
+
+
+def test_tampered_management_form_is_a_400(user_client):
+    user_client.get(URL)
+    assert user_client.post(URL, {"coach-coach": "meditation-guide"}).status_code == 400
