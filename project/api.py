@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import status
 from rest_framework.exceptions import Throttled
+from rest_framework.fields import DateTimeField
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -16,7 +17,7 @@ def exception_handler(exc, context):
     """Our domain exceptions as HTTP answers; everything else as DRF does it."""
     if isinstance(exc, QuotaExceeded):
         return Response(
-            {"detail": str(exc), "resets_at": exc.resets_at.isoformat()},
+            {"detail": str(exc), "resets_at": DateTimeField().to_representation(exc.resets_at)},
             status=status.HTTP_429_TOO_MANY_REQUESTS,
         )
     if isinstance(exc, ReplyFailed):

@@ -1,0 +1,172 @@
+"""Every URL of the project, every method it serves, as four people: anonymous, the
+owner of a session, another member (the outsider) and staff.
+
+A URL pattern without a rule here fails `test_every_url_has_a_rule`: a new URL must
+say who may do what before it can land.
+"""
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from sessions_app.tests.factories import make_session
+
+ROLES = ("anon", "owner", "other", "staff")
+LOGIN = 302  # a page that needs login redirects to /accounts/login/?next=...
+
+
+def same(status: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+def members(anon: int, member: int) -> dict[str, int]:
+    return {"anon": anon, "owner": member, "other": member, "staff": member}
+
+
+def owner_only(anon: int, owner: int) -> dict[str, int]:
+    return {"anon": anon, "owner": owner, "other": 403, "staff": 403}
+
+
+# name -> method -> (request body, expected status by role)
+RULES: dict[str, dict[str, tuple[dict | None, dict[str, int]]]] = {
+    # Pages
+    "sessions:gallery": {"GET": (None, same(200)), "POST": (None, same(405))},
+    "sessions:new": {"GET": (None, members(LOGIN, 200)), "POST": ({}, members(LOGIN, 400))},
+    "sessions:mine": {"GET": (None, members(LOGIN, 200))},
+    "sessions:detail": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "sessions:export": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "sessions:message-create": {
+        "POST": ({"content": "hi"}, owner_only(LOGIN, 302)),
+        "GET": (None, members(LOGIN, 405)),
+    },
+    "sessions:retry": {"POST": ({}, owner_only(LOGIN, 302)), "GET": (None, members(LOGIN, 405))},
+    "sessions:delete": {
+        "GET": (None, owner_only(LOGIN, 200)),
+        "POST": ({}, owner_only(LOGIN, 302)),
+    },
+    "accounts:signup": {"GET": (None, same(200)), "POST": ({}, same(200))},
+    "accounts:login": {"GET": (None, members(200, 302)), "POST": ({}, members(200, 302))},
+    "accounts:logout": {"GET": (None, same(405)), "POST": ({}, same(302))},
+    # API
+    "auth-api:signup": {"POST": ({}, same(400)), "GET": (None, same(405))},
+    "auth-api:token": {"POST": ({}, same(400)), "GET": (None, same(405))},
+    "auth-api:logout": {"POST": ({}, members(401, 204)), "GET": (None, members(401, 405))},
+    "coach-api:coach-list": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "coach-api:quota": {"GET": (None, members(401, 200)), "POST": ({}, members(401, 405))},
+    "sessions-api:session-list": {"GET": (None, same(200)), "POST": ({}, members(401, 400))},
+    "sessions-api:session-detail": {
+        "GET": (None, same(200)),
+        "DELETE": (None, owner_only(401, 204)),
+        "PUT": ({}, members(401, 405)),
+        "PATCH": ({}, members(401, 405)),
+    },
+    "sessions-api:message-create": {
+        "POST": ({"content": "hi"}, owner_only(401, 201)),
+        "GET": (None, members(401, 405)),
+    },
+    "sessions-api:retry": {"POST": ({}, owner_only(401, 409)), "GET": (None, members(401, 405))},
+    "api-schema": {"GET": (None, same(200))},
+    "api-docs": {"GET": (None, same(200))},
+}
+
+# The admin's URLs come from its registered ModelAdmins; the admin site itself lets in
+# staff only. These stand for all of them.
+ADMIN_SAMPLES = [
+    "admin:index",
+    "admin:accounts_user_changelist",
+    "admin:coach_coach_changelist",
+    "admin:coach_dailyusage_changelist",
+    "admin:sessions_app_coachingsession_changelist",
+    "admin:sessions_app_prompt_changelist",
+    "admin:sessions_app_message_changelist",
+]
+
+
+def url_names(patterns=None, namespace: str | None = None):
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = pattern.namespace
+            ns = f"{namespace}:{inner}" if namespace and inner else (inner or namespace)
+            yield from url_names(pattern.url_patterns, ns)
+        elif isinstance(pattern, URLPattern):
+            yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+
+def test_every_url_has_a_rule():
+    names = set(url_names())
+    # The admin's own catch-all pattern has no name; everything else must.
+    unnamed = {n for n in names if n is None or (n.endswith(":None") and n != "admin:None")}
+    assert not unnamed, "every URL pattern needs a name"
+    project_names = {n for n in names if not n.startswith("admin:")}
+    assert project_names - set(RULES) == set(), "URLs without an authorization rule"
+    assert set(RULES) - project_names == set(), "rules for URLs that no longer exist"
+
+
+CASES = [
+    pytest.param(name, method, role, id=f"{name}-{method}-{role}")
+    for name, methods in RULES.items()
+    for method in methods
+    for role in ROLES
+]
+
+
+@pytest.fixture
+def people(make_user, staff):
+    owner = make_user("owner")
+    other = make_user("other")
+    return {"anon": None, "owner": owner, "other": other, "staff": staff}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method", "role"), CASES)
+def test_rule(name, method, role, people, fake_llm):
+    session = make_session(owner=people["owner"])
+    body, expected = RULES[name][method]
+    kwargs = {"pk": session.pk} if "<int:pk>" in route_of(name) else {}
+    url = reverse(name, kwargs=kwargs)
+    client = APIClient()
+    if people[role] is not None:
+        client.force_login(people[role])
+    response = client.generic(method, url, **request_body(url, body))
+    assert response.status_code == expected[role], (
+        f"{method} {url} as {role}: {response.status_code}"
+    )
+    if expected[role] == LOGIN and role == "anon" and not url.startswith("/accounts/"):
+        assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ADMIN_SAMPLES)
+def test_admin_is_staff_only(name, people):
+    for role in ROLES:
+        client = APIClient()
+        if people[role] is not None:
+            client.force_login(people[role])
+        response = client.get(reverse(name))
+        if role == "staff":
+            assert response.status_code == 200
+        else:
+            assert response.status_code == 302
+            assert response["Location"].startswith("/admin/login/")
+
+
+def route_of(name: str) -> str:
+    resolver = get_resolver()
+    namespace, _, short = name.rpartition(":")
+    if namespace:
+        resolver = resolver.namespace_dict[namespace][1]
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLPattern) and pattern.name == short:
+            return str(pattern.pattern)
+    raise LookupError(name)
+
+
+def request_body(url: str, body: dict | None) -> dict:
+    if body is None:
+        return {}
+    if url.startswith("/api/"):
+        return {"data": json.dumps(body), "content_type": "application/json"}
+    return {"data": urlencode(body), "content_type": "application/x-www-form-urlencoded"}
