@@ -1,0 +1,136 @@
+"""What we send to the model, as pure functions (no database, no network).
+
+A request is: the coach's system prompt (the session's snapshot), the coach's example
+turns, ONE user turn made of the wizard answers (each typed prompt renders itself),
+then the conversation since: the first plan and the follow-ups, ending with the
+newest user message. When that is too long for the model's context, the oldest
+follow-up turns are dropped first; the system prompt, examples, wizard answers and
+the newest user message are always sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Protocol, cast
+
+from django.conf import settings
+
+from coach.llm import ChatMessage
+
+logger = logging.getLogger(__name__)
+
+# The order the wizard answers are sent in, whatever order they come in.
+PROMPT_KIND_ORDER: tuple[str, ...] = ("current_state", "goal", "misc")
+
+# Tokens each message costs beyond its text: the chat template's role markers
+# (ChatML, used by SmolLM2 and most models, spends 4-5: <|im_start|>role\n...<|im_end|>\n).
+MESSAGE_OVERHEAD_TOKENS = 5
+# What an English-centric tokenizer spends on a character outside ASCII (measured: the
+# embedded SmolLM2 spends about 2 tokens per Hangul character; GPT-4o-class tokenizers
+# about 1). On the safe side: a history that fits our estimate fits the model.
+NON_ASCII_TOKENS_PER_CHAR = 2
+ASCII_CHARS_PER_TOKEN = 4
+
+
+class SupportsRender(Protocol):
+    """A typed wizard answer (sessions_app.models.Prompt and its proxies)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def render(self) -> str: ...
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap, conservative token count for `text`, without the model's tokenizer.
+
+    ASCII characters count 1/4 token each (rounded up), every other character 2 tokens.
+    English text then comes out at or a little above the real count of common
+    tokenizers; Korean comes out at the embedded model's count and about twice GPT-4o's.
+    Add MESSAGE_OVERHEAD_TOKENS per message (`estimate_message_tokens`).
+    """
+    ascii_chars = sum(1 for char in text if char.isascii())
+    other_chars = len(text) - ascii_chars
+    return math.ceil(ascii_chars / ASCII_CHARS_PER_TOKEN) + other_chars * NON_ASCII_TOKENS_PER_CHAR
+
+
+def estimate_message_tokens(messages: Sequence[ChatMessage]) -> int:
+    """Estimated tokens the messages take in the model's context."""
+    return sum(estimate_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+
+
+def render_prompts(prompts: Sequence[SupportsRender]) -> str:
+    """The wizard answers as one user turn: current state, goal, then anything else."""
+
+    def position(prompt: SupportsRender) -> int:
+        kind = str(prompt.kind)
+        return PROMPT_KIND_ORDER.index(kind) if kind in PROMPT_KIND_ORDER else 99
+
+    # Sections joined by one newline, like the starter coaches' example turns.
+    return "\n".join(prompt.render() for prompt in sorted(prompts, key=position))
+
+
+def build_messages(
+    *,
+    system_prompt: str,
+    few_shot: Sequence[Mapping[str, str]],
+    prompts: Sequence[SupportsRender],
+    history: Sequence[ChatMessage],
+    context_tokens: int | None = None,
+) -> list[ChatMessage]:
+    """The messages for one model request.
+
+    `history` is the conversation after the wizard answers: the first plan, then the
+    user and coach follow-ups, ending with the newest user message (empty for the
+    first plan). It is kept within `context_tokens` (default
+    settings.COACH_LLM_CONTEXT_TOKENS) minus the reply budget
+    (settings.COACH_LLM_MAX_TOKENS): the oldest turns go first, the newest message
+    always stays. What is kept after a cut starts with a coach turn (so user and
+    coach keep alternating), unless only the newest message fits.
+    """
+    if context_tokens is None:
+        context_tokens = settings.COACH_LLM_CONTEXT_TOKENS
+    fixed: list[ChatMessage] = [{"role": "system", "content": system_prompt}]
+    for turn in few_shot:
+        role = turn["role"]
+        if role not in ("user", "assistant"):
+            raise ValueError(f"Example turns are user or assistant turns, not {role!r}.")
+        fixed.append(cast(ChatMessage, {"role": role, "content": turn["content"]}))
+    fixed.append({"role": "user", "content": render_prompts(prompts)})
+
+    budget = context_tokens - settings.COACH_LLM_MAX_TOKENS - estimate_message_tokens(fixed)
+    kept = _fit_history(list(history), budget)
+    if len(kept) < len(history):
+        logger.info(
+            "Dropped the %d oldest of %d history turns to fit %d context tokens.",
+            len(history) - len(kept),
+            len(history),
+            context_tokens,
+        )
+    return [*fixed, *kept]
+
+
+def _fit_history(history: list[ChatMessage], budget: int) -> list[ChatMessage]:
+    if not history:
+        return []
+    newest = history[-1]
+    kept = [newest]
+    used = estimate_message_tokens(kept)
+    if used > budget:
+        logger.warning(
+            "The request is over the context budget by about %d tokens; the model may refuse it.",
+            used - budget,
+        )
+    for message in reversed(history[:-1]):
+        cost = estimate_message_tokens([message])
+        if used + cost > budget:
+            break
+        kept.insert(0, message)
+        used += cost
+    if len(kept) < len(history):
+        # Cut mid-exchange: drop user turns whose coach answer before them is gone.
+        while len(kept) > 1 and kept[0]["role"] == "user":
+            kept.pop(0)
+    return kept
