@@ -3,16 +3,23 @@
 Callers use `get_chat_client()` and the `ChatClient` protocol; tests swap the client
 at this boundary with `use_chat_client(fake)`. Every SDK failure becomes an `LLMError`
 subclass whose message a user can read.
+
+The real client is `OpenAIChatClient`: the official SDK pointed at any OpenAI-compatible
+endpoint (OpenAI, Ollama, vLLM, LM Studio, or the embedded llama.cpp server that
+`manage.py runlocal` starts). See docs/model.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol, TypedDict
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 
@@ -117,5 +124,215 @@ def use_chat_client(client: ChatClient) -> Iterator[ChatClient]:
         _client = previous
 
 
+# --- The OpenAI-compatible client --------------------------------------------
+
+logger = logging.getLogger(__name__)
+
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Sent when no key is configured (the embedded server, or a server without auth):
+# the SDK refuses to build without some key, and such servers ignore it.
+NO_KEY_PLACEHOLDER = "no-key-needed"
+# Connecting never needs long: a dead host fails fast instead of taking the whole timeout.
+CONNECT_TIMEOUT_SECONDS = 5.0
+RETRY_DELAY_SECONDS = 0.5
+
+QUOTA_EXHAUSTED_MESSAGE = _(
+    "The model provider's usage limit for this site has been reached. "
+    "The site's administrator has been told."
+)
+
+
+class OpenAIChatClient:
+    """A `ChatClient` over the official `openai` SDK, for any OpenAI-compatible endpoint.
+
+    One SDK client is built here and reused for every request (it is thread-safe and
+    keeps its connection pool). Every request carries `max_tokens` and runs under an
+    explicit timeout.
+
+    Retries: the SDK's own retries are off, because it also retries 408, 409 and 429.
+    We retry at most once (`max_retries` is 0 or 1), and only what may succeed a second
+    time: the server could not be reached, timed out, or answered 5xx. A 4xx is never
+    retried. A stream is retried only before its first piece has been handed out.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout: float = 30.0,
+        max_retries: int = 1,
+        max_tokens: int = 600,
+        retry_delay: float = RETRY_DELAY_SECONDS,
+    ) -> None:
+        import openai  # ~1 s to import: only when a real client is first needed
+
+        self.base_url = base_url
+        self.model = model
+        self.timeout = timeout
+        self.max_retries = max(0, min(max_retries, 1))
+        self.max_tokens = max_tokens
+        self.retry_delay = retry_delay
+        self._sdk = openai.OpenAI(
+            api_key=api_key or NO_KEY_PLACEHOLDER,
+            base_url=base_url,
+            timeout=openai.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
+            max_retries=0,
+        )
+
+    def __repr__(self) -> str:
+        return f"<OpenAIChatClient model={self.model!r} base_url={self.base_url!r}>"
+
+    def close(self) -> None:
+        self._sdk.close()
+
+    # --- ChatClient ----------------------------------------------------------------
+
+    def complete(self, messages: Sequence[ChatMessage]) -> Reply:
+        started = time.monotonic()
+        payload = _payload(messages)
+        attempt = 0
+        while True:
+            try:
+                completion = self._create(payload, stream=False)
+                content = completion.choices[0].message.content or ""
+                usage = completion.usage
+                reply = Reply(
+                    content=content,
+                    model=completion.model or self.model,
+                    prompt_tokens=usage.prompt_tokens if usage else None,
+                    completion_tokens=usage.completion_tokens if usage else None,
+                )
+                break
+            except Exception as exc:
+                if self._should_retry(exc, attempt):
+                    attempt += 1
+                    continue
+                raise _translate(exc) from exc
+        return self._finish(reply, started)
+
+    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[ReplyChunk | Reply]:
+        started = time.monotonic()
+        payload = _payload(messages)
+        attempt = 0
+        while True:
+            parts: list[str] = []
+            model = ""
+            usage = None
+            try:
+                sdk_stream = self._create(payload, stream=True)
+                try:
+                    for chunk in sdk_stream:
+                        model = chunk.model or model
+                        usage = chunk.usage or usage
+                        # Only the first choice (n=1); the usage chunk has none.
+                        text = chunk.choices[0].delta.content if chunk.choices else None
+                        if text:
+                            parts.append(text)
+                            yield ReplyChunk(text=text)
+                finally:
+                    sdk_stream.close()
+                break
+            except Exception as exc:
+                if not parts and self._should_retry(exc, attempt):
+                    attempt += 1
+                    continue
+                raise _translate(exc) from exc
+        reply = Reply(
+            content="".join(parts),
+            model=model or self.model,
+            # Servers that ignore stream_options (llama-cpp-python) send no usage.
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+        )
+        yield self._finish(reply, started)
+
+    # --- internals -----------------------------------------------------------------
+
+    def _create(self, payload: list[dict[str, str]], *, stream: bool) -> Any:
+        extra: dict[str, Any] = {"stream_options": {"include_usage": True}} if stream else {}
+        return self._sdk.chat.completions.create(
+            model=self.model,
+            messages=payload,  # type: ignore[arg-type]  # plain role/content dicts
+            max_tokens=self.max_tokens,
+            stream=stream,
+            **extra,
+        )
+
+    def _should_retry(self, exc: Exception, attempt: int) -> bool:
+        if attempt >= self.max_retries or not _is_retryable(exc):
+            return False
+        logger.warning("Model request failed, retrying once: %s", _describe(exc))
+        if self.retry_delay:
+            time.sleep(self.retry_delay)
+        return True
+
+    def _finish(self, reply: Reply, started: float) -> Reply:
+        if not reply.content.strip():
+            logger.warning("Model %s answered with an empty reply.", reply.model)
+            raise LLMBadResponse(_("The coach answered with an empty reply. Please try again."))
+        logger.info(
+            "Model reply: model=%s prompt_tokens=%s completion_tokens=%s seconds=%.2f",
+            reply.model,
+            reply.prompt_tokens,
+            reply.completion_tokens,
+            time.monotonic() - started,
+        )
+        return reply
+
+
+def _payload(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """The messages as the API takes them (raises KeyError on a malformed message: our bug)."""
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def _is_retryable(exc: Exception) -> bool:
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}" + (f" {status}" if status else "") + f": {exc}"
+
+
+def _translate(exc: Exception) -> LLMError:
+    """Our exception, with words for users, for anything that went wrong with the request."""
+    import openai
+
+    if isinstance(exc, LLMError):
+        return exc
+    error: LLMError
+    if isinstance(exc, openai.APITimeoutError):
+        error = LLMTimeout()
+    elif isinstance(exc, openai.APIConnectionError):
+        error = LLMUnavailable()
+    elif isinstance(exc, openai.APIStatusError) and exc.status_code in (401, 403):
+        error = LLMAuthError()
+    elif isinstance(exc, openai.APIStatusError) and exc.status_code == 429:
+        quota = exc.code == "insufficient_quota"
+        error = LLMRateLimited(QUOTA_EXHAUSTED_MESSAGE if quota else None)
+    elif isinstance(exc, openai.OpenAIError):
+        error = LLMBadResponse()  # any other status, an error event, an unreadable answer
+    else:
+        # A payload we could not read (missing fields, bad JSON in a stream event).
+        logger.error("Unreadable answer from the model server.", exc_info=exc)
+        return LLMBadResponse()
+    logger.warning("Model request failed: %s -> %s", _describe(exc), type(error).__name__)
+    return error
+
+
 def build_openai_client() -> ChatClient:
-    raise NotImplementedError  # issue 3: OpenAIChatClient built from settings
+    """The client described by settings (OPENAI_API_KEY, OPENAI_BASE_URL, COACH_LLM_*)."""
+    return OpenAIChatClient(
+        base_url=settings.OPENAI_BASE_URL or OPENAI_DEFAULT_BASE_URL,
+        api_key=settings.OPENAI_API_KEY,
+        model=settings.COACH_LLM_MODEL,
+        timeout=settings.COACH_LLM_TIMEOUT,
+        max_retries=settings.COACH_LLM_MAX_RETRIES,
+        max_tokens=settings.COACH_LLM_MAX_TOKENS,
+    )

