@@ -202,9 +202,12 @@ def test_inputs_are_not_changed():
         ("abcd", 1),
         ("abcde", 2),
         ("x" * 400, 100),
-        ("안녕", 4),  # 2 per character outside ASCII
-        ("hi 안녕", 1 + 4),
+        ("안녕", 6),  # outside ASCII: one per UTF-8 byte
+        ("hi 안녕", 1 + 6),
         ("café", 1 + 2),
+        ("🙂", 4),
+        ("10 minutes", 2 + 2),  # digits count one each
+        ("2026", 4),
     ],
 )
 def test_estimate_tokens(text, tokens):
