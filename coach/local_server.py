@@ -205,10 +205,19 @@ class LocalServer:
     host: str
     port: int
     model_alias: str
+    log: IO[bytes] | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
+
+    def output_tail(self, chars: int = 3000) -> str:
+        """The end of the server's output, when it goes to a seekable `log` file."""
+        if self.log is None or not self.log.seekable():
+            return ""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-chars:]
 
 
 @contextlib.contextmanager
@@ -245,6 +254,8 @@ def start_server(
     )
     try:
         wait_until_ready(process, port, timeout=ready_timeout)
-        yield LocalServer(process=process, host=LOOPBACK, port=port, model_alias=model_alias)
+        yield LocalServer(
+            process=process, host=LOOPBACK, port=port, model_alias=model_alias, log=log
+        )
     finally:
         stop(process)

@@ -228,10 +228,32 @@ def local_llm_server() -> Iterator[local_server.LocalServer]:
 
 
 @pytest.fixture
-def local_llm_client(local_llm_server: local_server.LocalServer) -> Iterator[OpenAIChatClient]:
+def live_local_llm_server(
+    local_llm_server: local_server.LocalServer,
+) -> Iterator[local_server.LocalServer]:
+    """The session's server, checked alive before and after the test (with its output if not)."""
+
+    def check(when: str) -> None:
+        if local_llm_server.process.poll() is not None:
+            pytest.fail(
+                f"The local model server died {when} this test "
+                f"(status {local_llm_server.process.returncode}):\n"
+                + local_llm_server.output_tail(),
+                pytrace=False,
+            )
+
+    check("before")
+    yield local_llm_server
+    check("during")
+
+
+@pytest.fixture
+def local_llm_client(
+    live_local_llm_server: local_server.LocalServer,
+) -> Iterator[OpenAIChatClient]:
     client = OpenAIChatClient(
-        base_url=local_llm_server.base_url,
-        model=local_llm_server.model_alias,
+        base_url=live_local_llm_server.base_url,
+        model=live_local_llm_server.model_alias,
         max_tokens=INTEGRATION_MAX_TOKENS,
         timeout=60.0,
     )
