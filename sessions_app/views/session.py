@@ -24,18 +24,25 @@ from sessions_app.services import (
 )
 
 
+def owner_context(request, session, form: MessageForm | None = None) -> dict:
+    """What the owner's message box needs: the form, a turn to retry, today's quota."""
+    return {
+        "is_owner": True,
+        "form": form or MessageForm(),
+        "pending": session_pending_turn(session=session),
+        "quota": quota_get(user=request.user),
+    }
+
+
 def session_page_context(request, session, form: MessageForm | None = None) -> dict:
-    is_owner = request.user.is_authenticated and session.owner_id == request.user.pk
     context = {
         "coaching_session": session,
         "prompts": [p.as_typed() for p in session.prompts.all()],
         "conversation": list(session.messages.all()),
-        "is_owner": is_owner,
+        "is_owner": False,
     }
-    if is_owner:
-        context["form"] = form or MessageForm()
-        context["pending"] = session_pending_turn(session=session)
-        context["quota"] = quota_get(user=request.user)
+    if request.user.is_authenticated and session.owner_id == request.user.pk:
+        context.update(owner_context(request, session, form))
     return context
 
 
@@ -92,10 +99,7 @@ class SessionMessageCreateView(LoginRequiredMixin, View):
             "coaching_session": session,
             "turns": turns,
             "error": error,
-            "form": MessageForm(),
-            "is_owner": True,
-            "quota": quota_get(user=self.request.user),
-            "pending": session_pending_turn(session=session),
+            **owner_context(self.request, session),
         }
         return render(self.request, "sessions_app/partials/turns.html", context)
 
