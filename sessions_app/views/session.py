@@ -82,7 +82,7 @@ class SessionMessageCreateView(LoginRequiredMixin, View):
             return self.render_page(session, form, status=400)
         except ReplyFailed as exc:
             if request.htmx:
-                return self.render_turns(session, [exc.user_message], error=str(exc.error))
+                return self.render_turns(session, [exc.user_message])
             messages.error(request, str(exc.error))
             return redirect(reverse("sessions:detail", args=[pk]) + "#composer")
         if request.htmx:
@@ -94,11 +94,11 @@ class SessionMessageCreateView(LoginRequiredMixin, View):
         context = session_page_context(self.request, session, form)
         return render(self.request, template or "sessions_app/detail.html", context, status=status)
 
-    def render_turns(self, session, turns, error: str | None = None):
+    def render_turns(self, session, turns):
+        """The new turns for htmx to append (a failed one carries its error)."""
         context = {
             "coaching_session": session,
             "turns": turns,
-            "error": error,
             **owner_context(self.request, session),
         }
         return render(self.request, "sessions_app/partials/turns.html", context)
