@@ -1,0 +1,52 @@
+/* Stepwise: the little JavaScript the pages use. Loaded from 'self' (CSP: no inline script).
+ * Every page works without it. */
+(function () {
+  "use strict";
+
+  function announce(button, text) {
+    var target = document.getElementById(button.getAttribute("aria-describedby") || "");
+    if (target) {
+      target.textContent = text;
+      window.setTimeout(function () { target.textContent = ""; }, 4000);
+    }
+  }
+
+  function fallbackCopy(text) {
+    var field = document.createElement("textarea");
+    field.value = text;
+    field.setAttribute("readonly", "");
+    field.className = "visually-hidden";
+    document.body.appendChild(field);
+    field.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    document.body.removeChild(field);
+    return ok;
+  }
+
+  /* <button data-copy-url="https://..." data-copied="Copied!" data-failed="..." hidden>:
+   * shown once JavaScript runs; copies the URL and says so in its aria-describedby element. */
+  function setUpCopyButtons(root) {
+    var buttons = (root || document).querySelectorAll("[data-copy-url]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      if (button.dataset.copyReady) { return; }
+      button.dataset.copyReady = "1";
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var url = button.getAttribute("data-copy-url");
+        var done = function () { announce(button, button.getAttribute("data-copied") || "Copied"); };
+        var fail = function () {
+          if (fallbackCopy(url)) { done(); } else { announce(button, button.getAttribute("data-failed") || url); }
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(url).then(done, fail);
+        } else {
+          fail();
+        }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { setUpCopyButtons(document); });
+  document.addEventListener("htmx:load", function (event) { setUpCopyButtons(event.target); });
+})();
