@@ -20,6 +20,7 @@ import re
 from functools import lru_cache
 
 import nh3
+from django.utils.html import linebreaks
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
@@ -144,3 +145,16 @@ def markdown_to_text(text: str | None, max_length: int | None = None) -> str:
         cut = plain[: max_length - 1].rsplit(" ", 1)[0] or plain[: max_length - 1]
         plain = cut.rstrip(" ,;:.") + "…"
     return plain
+
+
+def render_plain_text(text: str | None) -> SafeString:
+    """A person's words as HTML: escaped, paragraphs and line breaks kept, nothing else."""
+    return mark_safe(linebreaks(text or "", autoescape=True))  # noqa: S308 - escaped
+
+
+def render_message(message) -> SafeString:
+    """A conversation turn as HTML: the coach's Markdown rendered and sanitised, a
+    person's text escaped. The session page and the API's `content_html` use this."""
+    if message.role == "assistant":
+        return render_markdown(message.content)
+    return render_plain_text(message.content)

@@ -1,14 +1,19 @@
 """Template filters, `{% load stepwise %}`.
 
 - `{{ message.content|markdown }}`: a model's Markdown as sanitised HTML.
-- `{{ message.content|markdown_excerpt:160 }}`: the same as plain text on one line.
+- `{{ message|message_html }}`: a turn as HTML, as the API's `content_html`.
+- `{{ message.content|markdown_excerpt:160 }}`: Markdown as plain text on one line.
 - `{{ session|goal_line }}`: a gallery card's goal (see `session_list_public`).
+- `{% absolute_url path as url %}`, `{% session_description session prompts turns as text %}`.
 """
 
 from django import template
 from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
 
-from sessions_app.markdown import markdown_to_text, render_markdown
+from sessions_app.markdown import markdown_to_text, render_markdown, render_message
+from sessions_app.models import MessageRole, PromptKind
 
 register = template.Library()
 
@@ -16,6 +21,12 @@ register = template.Library()
 @register.filter(name="markdown", is_safe=True)
 def markdown_filter(value) -> SafeString:
     return render_markdown("" if value is None else str(value))
+
+
+@register.filter(is_safe=True)
+def message_html(message) -> SafeString:
+    """A turn as HTML: the coach's Markdown sanitised, a person's text escaped."""
+    return render_message(message)
 
 
 @register.filter
@@ -32,3 +43,27 @@ def goal_line(session) -> str:
     if text:
         parts.append(" ".join(text.split()))
     return "; ".join(parts)
+
+
+@register.simple_tag(takes_context=True)
+def absolute_url(context, path: str) -> str:
+    """`{% absolute_url session.get_absolute_url as share_url %}`: with scheme and host."""
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+@register.simple_tag
+def session_description(session, prompts=(), conversation=(), length: int = 200) -> str:
+    """Plain text for a session's meta description and Open Graph card: the coach, the
+    goal, then the start of the coach's first reply."""
+    parts = [str(session.coach.name)]
+    for prompt in prompts:
+        if prompt.kind == PromptKind.GOAL and prompt.summary():
+            parts.append(_("Goal: %(goal)s") % {"goal": " ".join(prompt.summary().split())})
+    first_reply = next(
+        (m.content for m in conversation if m.role == MessageRole.ASSISTANT and m.content), ""
+    )
+    if first_reply:
+        parts.append(markdown_to_text(first_reply))
+    text = " · ".join(parts)
+    return Truncator(text).chars(length)
