@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from coach.models import Coach
 from coach.selectors import coach_list_active
+from sessions_app.markdown import render_message
 from sessions_app.models import MESSAGE_MAX_LENGTH, PROMPT_TEXT_MAX_LENGTH, PromptKind
 from sessions_app.services import PromptAnswer, prompt_build
 
@@ -76,10 +77,19 @@ class MessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     role = serializers.CharField()
     content = serializers.CharField(help_text=_("The raw text (Markdown for the coach's replies)."))
+    content_html = serializers.SerializerMethodField(
+        help_text=_(
+            "The same as sanitised HTML, as the session page shows it: the coach's "
+            "Markdown rendered, a person's text escaped."
+        )
+    )
     status = serializers.CharField(
         help_text=_("“ok”, or “failed” when the coach could not answer.")
     )
     created_at = serializers.DateTimeField()
+
+    def get_content_html(self, message) -> str:
+        return render_message(message)
 
 
 class SessionListSerializer(serializers.Serializer):

@@ -153,3 +153,26 @@ def test_template_filters():
     # The excerpt is plain text, escaped by the template like any text.
     assert excerpt == "Hi &lt;b&gt;x&lt;/b&gt;"
     assert goal == "deep rest; sleep better"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("viewer", ["visitor", "owner"])
+def test_hostile_replies_are_harmless_on_the_session_page_and_in_the_gallery(client, user, viewer):
+    from django.urls import reverse
+
+    from sessions_app.tests.public_builders import build_session
+
+    turns = [("assistant", reply) for reply in HOSTILE_REPLIES.values()]
+    turns.append(("user", "<script>alert('me')</script><img src=x onerror=alert(1)>"))
+    session = build_session(owner=user, title="<svg onload=alert(1)>", turns=turns)
+    if viewer == "owner":
+        client.force_login(user)
+    for url in (session.get_absolute_url(), reverse("sessions:gallery")):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert unsafe_bits(response.text, page=True) == [], url
+    page = client.get(session.get_absolute_url()).text
+    # Rendered, not dropped: the coach's Markdown shows, people's text is escaped.
+    assert "&lt;script&gt;alert(&#x27;me&#x27;)&lt;/script&gt;" in page
+    link = '<a href="https://evil.example/pixel.png" target="_blank" rel="nofollow noopener">'
+    assert link in page
