@@ -5,6 +5,7 @@ from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnl
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from sessions_app.pagination import DeferredJoinPageNumberPagination
 from sessions_app.selectors import session_get_public, session_list_public
 from sessions_app.serializers import (
     ErrorSerializer,
@@ -43,6 +44,7 @@ class SessionListCreateAPIView(ListAPIView):
 
     permission_classes = [IsAuthenticatedOrReadOnly]
     serializer_class = SessionListSerializer
+    pagination_class = DeferredJoinPageNumberPagination
 
     def get_queryset(self):
         return session_list_public(
