@@ -305,8 +305,11 @@ if COACH_LLM_USES_LOCAL_SERVER:
 COACH_LLM_MODEL = os.environ.get("COACH_LLM_MODEL", "").strip() or (
     "SmolLM2-135M-Instruct" if COACH_LLM_USES_LOCAL_SERVER else "gpt-4o-mini"
 )
-COACH_LLM_TIMEOUT = env_float("COACH_LLM_TIMEOUT", 30.0)
-COACH_LLM_MAX_RETRIES = env_int("COACH_LLM_MAX_RETRIES", 1)
+# The embedded server generates one reply at a time on the CPU: a second person waits
+# for the first reply, so it gets a longer budget, and no retry (a retried request
+# would only queue behind the one the server is still generating).
+COACH_LLM_TIMEOUT = env_float("COACH_LLM_TIMEOUT", 90.0 if COACH_LLM_USES_LOCAL_SERVER else 30.0)
+COACH_LLM_MAX_RETRIES = env_int("COACH_LLM_MAX_RETRIES", 0 if COACH_LLM_USES_LOCAL_SERVER else 1)
 COACH_LLM_MAX_TOKENS = env_int("COACH_LLM_MAX_TOKENS", 600)
 # Tokens the conversation sent to the model may take; oldest follow-ups are dropped first.
 # The embedded server's window is smaller than a hosted model's: never plan beyond it.
