@@ -65,4 +65,4 @@ bench: install-dev
 	$(BIN)/python bench/gallery.py
 
 clean:
-	rm -rf $(VENV) .pytest-db.sqlite3* staticfiles
+	rm -rf $(VENV) .pytest-db*.sqlite3* staticfiles

@@ -140,9 +140,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # Tests use a file, not memory, so that threads and processes really share it.
+    # Tests use a file, not memory, so that threads really share it; one file per test
+    # process, so that two runs in one checkout never trip over each other.
     DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("DJANGO_TEST_SQLITE", str(BASE_DIR / ".pytest-db.sqlite3"))
+        "NAME": os.environ.get(
+            "DJANGO_TEST_SQLITE", str(BASE_DIR / f".pytest-db-{os.getpid()}.sqlite3")
+        )
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -165,6 +165,18 @@ def some_other_sessions(owner_names=("Ana", "Bo", "Chidi")) -> None:
     )
 
 
+RECORD_THINKING_STATE = """() => {
+  const note = document.getElementById("wizard-thinking");
+  const button = [...document.querySelectorAll("form button")].find(
+    (b) => b.textContent.trim() === "Get my plan");
+  new MutationObserver(() => {
+    if (!note.hidden && button.disabled) {
+      sessionStorage.setItem("thinking", "shown, button disabled");
+    }
+  }).observe(document.body, {attributes: true, subtree: true});
+}"""
+
+
 def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(browser, live_server, fake_llm):
     from playwright.sync_api import expect
 
@@ -204,7 +216,15 @@ def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(browser, live_se
     page.keyboard.press("Enter")
     expect(page.get_by_text("Step 3 of 3")).to_be_visible()
     page.get_by_label(re.compile("^Anything else")).fill("10 minutes before bed")
+    # While the model writes the plan the page says so and the button cannot be pressed
+    # twice. Playwright cannot look at a page that is navigating away, so the page itself
+    # records what it showed (sessionStorage survives the navigation).
+    page.evaluate(RECORD_THINKING_STATE)
+    fake_llm.delay = 0.8
     page.get_by_role("button", name="Get my plan").click()
+    expect(page.locator(".message--assistant")).to_have_count(1)
+    assert page.evaluate("sessionStorage.getItem('thinking')") == "shown, button disabled"
+    fake_llm.delay = 0
 
     # --- The plan, rendered from Markdown and sanitised.
     expect(page.locator(".message--assistant")).to_have_count(1)
