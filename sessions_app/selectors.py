@@ -4,6 +4,7 @@ from django.db import connections, router
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Substr
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from sessions_app.models import CoachingSession, Message, MessageRole, Prompt, PromptKind
 
@@ -74,7 +75,7 @@ def session_get_public(*, pk: int) -> CoachingSession:
         .first()
     )
     if session is None:
-        raise Http404("No such session.")
+        raise Http404(_("No such session."))
     return session
 
 

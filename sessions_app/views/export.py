@@ -34,27 +34,31 @@ def export_markdown(session: CoachingSession, *, url: str) -> str:
     go in as block quotes. Only public fields: never an email address or a model error.
     """
     when = timezone.localtime(session.created_at)
+    # Labels outside the f-strings: xgettext (makemessages) does not look inside them.
+    coach, by, started, link = _("Coach"), _("By"), _("Started"), _("Link")
+    conversation = _("Conversation")
+    not_answered = _("The coach has not answered this yet.")
     out = [
         f"# {' '.join(session.title.split())}",
         "",
-        f"- {_('Coach')}: {session.coach.name}",
-        f"- {_('By')}: {session.owner.public_name}",
-        f"- {_('Started')}: {when:%Y-%m-%d %H:%M %Z}",
-        f"- {_('Link')}: <{url}>",
+        f"- {coach}: {session.coach.name}",
+        f"- {by}: {session.owner.public_name}",
+        f"- {started}: {when:%Y-%m-%d %H:%M %Z}",
+        f"- {link}: <{url}>",
         "",
     ]
     for prompt in session.prompts.all():
         out += [f"## {prompt.label}", "", _quote_block(prompt.summary() or "—"), ""]
     turns = list(session.messages.all())
     if turns:
-        out += [f"## {_('Conversation')}", ""]
+        out += [f"## {conversation}", ""]
     for message in turns:
         stamp = f"{timezone.localtime(message.created_at):%Y-%m-%d %H:%M}"
         out += [f"### {message.get_role_display()} · {stamp}", ""]
         if message.role == MessageRole.USER:
             out.append(_quote_block(message.content))
             if message.status == MessageStatus.FAILED:
-                out += ["", f"*{_('The coach has not answered this yet.')}*"]
+                out += ["", f"*{not_answered}*"]
         else:
             out.append(message.content.strip())
         out.append("")
