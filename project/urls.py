@@ -1,6 +1,7 @@
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 # Swagger UI (served from our static files by drf-spectacular-sidecar) sets a few inline
@@ -18,4 +19,5 @@ urlpatterns = [
     path("api/", include("sessions_app.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
+    path("i18n/setlang/", set_language, name="set_language"),
 ]
