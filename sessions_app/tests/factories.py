@@ -1,21 +1,18 @@
-"""Small builders for tests: a session with its three answers, without calling the model."""
+"""The usual session of the flow tests: three answers and the coach's first plan."""
 
 from coach.models import Coach
-from sessions_app.models import CoachingSession, CurrentState, Goal, Message, MessageRole, Misc
+from sessions_app.models import CoachingSession
+from sessions_app.tests.public_builders import build_session
 
 
-def make_session(*, owner, coach: Coach | None = None, title: str = "Deep rest", replies: int = 1):
-    coach = coach or Coach.objects.get(slug="meditation-guide")
-    session = CoachingSession.objects.create(
+def make_session(
+    *, owner, coach: Coach | None = None, title: str = "Deep rest", replies: int = 1
+) -> CoachingSession:
+    return build_session(
         owner=owner,
-        coach=coach,
+        coach=coach or "meditation-guide",
         title=title,
-        system_prompt=coach.system_prompt,
-        few_shot=coach.few_shot,
+        state_tags=["anxious"],
+        goal_tags=["deep rest"],
+        turns=[("assistant", "**Plan**")] * replies,
     )
-    CurrentState.objects.create(session=session, tags=["anxious"], text="Busy week.")
-    Goal.objects.create(session=session, tags=["deep rest"], text="")
-    Misc.objects.create(session=session, text="10 minutes before bed")
-    for _ in range(replies):
-        Message.objects.create(session=session, role=MessageRole.ASSISTANT, content="**Plan**")
-    return session

@@ -23,12 +23,18 @@ def build_session(
     title: str = "Deep rest",
     goal_tags: list[str] | None = None,
     goal_text: str = "",
+    state_tags: list[str] | None = None,
     state_text: str = "Busy week.",
     misc_text: str = "10 minutes before bed",
     turns: list[tuple[str, str]] | None = None,
     created_at: dt.datetime | None = None,
 ) -> CoachingSession:
-    """A session with its three answers and `turns` as (role, content), oldest first."""
+    """A session with its three answers and `turns` as (role, content), oldest first.
+
+    With `created_at` the session and its turns (a minute apart) are back-dated;
+    without it they keep their real creation times, so that turns added later by the
+    code under test come after them.
+    """
     if isinstance(coach, str):
         coach = Coach.objects.get(slug=coach)
     session = CoachingSession.objects.create(
@@ -41,7 +47,7 @@ def build_session(
     if created_at is not None:
         CoachingSession.objects.filter(pk=session.pk).update(created_at=created_at)
         session.created_at = created_at
-    CurrentState.objects.create(session=session, tags=[], text=state_text)
+    CurrentState.objects.create(session=session, tags=state_tags or [], text=state_text)
     Goal.objects.create(session=session, tags=goal_tags or [], text=goal_text)
     Misc.objects.create(session=session, text=misc_text)
     base = session.created_at
@@ -56,7 +62,10 @@ def build_session(
             status=status,
             error="upstream said: secret-internal-detail" if status == MessageStatus.FAILED else "",
         )
-        Message.objects.filter(pk=message.pk).update(created_at=base + dt.timedelta(minutes=i + 1))
+        if created_at is not None:
+            Message.objects.filter(pk=message.pk).update(
+                created_at=base + dt.timedelta(minutes=i + 1)
+            )
     return session
 
 
