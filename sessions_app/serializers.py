@@ -92,21 +92,19 @@ class MessageSerializer(serializers.Serializer):
         return render_message(message)
 
 
-class SessionListSerializer(serializers.Serializer):
+class SessionSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     coach = serializers.CharField(source="coach.slug")
     owner = serializers.CharField(source="owner.public_name", help_text=_("Public display name."))
     created_at = serializers.DateTimeField()
+
+
+class SessionListSerializer(SessionSummarySerializer):
     message_count = serializers.IntegerField()
 
 
-class SessionDetailSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
-    coach = serializers.CharField(source="coach.slug")
-    owner = serializers.CharField(source="owner.public_name", help_text=_("Public display name."))
-    created_at = serializers.DateTimeField()
+class SessionDetailSerializer(SessionSummarySerializer):
     prompts = PromptSerializer(many=True)
     messages = MessageSerializer(many=True)
 
