@@ -164,6 +164,10 @@ class Prompt(models.Model):
             parts.append(self.text.strip())
         return "; ".join(parts)
 
+    def summary_line(self) -> str:
+        """`summary()` on one line, white space collapsed (titles, cards, descriptions)."""
+        return " ".join(self.summary().split())
+
     def render(self) -> str:
         """The answer as a section of the text sent to the model."""
         lines = [f"## {self.model_heading}"]

@@ -50,8 +50,7 @@ def prompt_build(*, kind: str, coach: Coach, answer: PromptAnswer) -> Prompt:
 
 
 def session_title_from_goal(goal: Prompt) -> str:
-    summary = " ".join(goal.summary().split())
-    title = Truncator(summary).chars(TITLE_MAX_LENGTH)
+    title = Truncator(goal.summary_line()).chars(TITLE_MAX_LENGTH)
     return title[:1].upper() + title[1:] if title else _("My coaching session")
 
 

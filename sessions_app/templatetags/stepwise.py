@@ -13,7 +13,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from sessions_app.markdown import markdown_to_text, render_markdown, render_message
-from sessions_app.models import MessageRole, PromptKind
+from sessions_app.models import Goal, MessageRole, PromptKind
 
 register = template.Library()
 
@@ -38,11 +38,8 @@ def markdown_excerpt(value, length: int = 160) -> str:
 def goal_line(session) -> str:
     """The goal of a session from `session_list_public` on one line: chosen option; own words."""
     tags = getattr(session, "goal_tags", None) or []
-    text = (getattr(session, "goal_text", None) or "").strip()
-    parts = [str(tag) for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
-    if text:
-        parts.append(" ".join(text.split()))
-    return "; ".join(parts)
+    tags = [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
+    return Goal(tags=tags, text=getattr(session, "goal_text", None) or "").summary_line()
 
 
 @register.simple_tag(takes_context=True)
@@ -58,8 +55,8 @@ def session_description(session, prompts=(), conversation=(), length: int = 200)
     goal, then the start of the coach's first reply."""
     parts = [str(session.coach.name)]
     for prompt in prompts:
-        if prompt.kind == PromptKind.GOAL and prompt.summary():
-            parts.append(_("Goal: %(goal)s") % {"goal": " ".join(prompt.summary().split())})
+        if prompt.kind == PromptKind.GOAL and prompt.summary_line():
+            parts.append(_("Goal: %(goal)s") % {"goal": prompt.summary_line()})
     first_reply = next(
         (m.content for m in conversation if m.role == MessageRole.ASSISTANT and m.content), ""
     )
