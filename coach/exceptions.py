@@ -1,7 +1,6 @@
 import datetime as dt
 
-from django.utils import formats, timezone
-from django.utils.translation import gettext as _
+from coach.quota import quota_exhausted_message
 
 
 class QuotaExceeded(Exception):
@@ -10,11 +9,4 @@ class QuotaExceeded(Exception):
     def __init__(self, *, limit: int, resets_at: dt.datetime):
         self.limit = limit
         self.resets_at = resets_at
-        when = formats.date_format(timezone.localtime(resets_at), "DATETIME_FORMAT")
-        super().__init__(
-            _(
-                "You have used all %(limit)d coach requests for today. "
-                "You can ask again from %(time)s."
-            )
-            % {"limit": limit, "time": when}
-        )
+        super().__init__(quota_exhausted_message(limit=limit, resets_at=resets_at))

@@ -4,7 +4,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,18 @@ class QuotaStatus:
     @property
     def exhausted(self) -> bool:
         return self.remaining == 0
+
+    @property
+    def exhausted_message(self) -> str:
+        return quota_exhausted_message(limit=self.limit, resets_at=self.resets_at)
+
+
+def quota_exhausted_message(*, limit: int, resets_at: dt.datetime) -> str:
+    """What a person is told at the limit, on pages and in the API's 429."""
+    when = formats.date_format(timezone.localtime(resets_at), "DATETIME_FORMAT")
+    return _(
+        "You have used all %(limit)d coach requests for today. You can ask again from %(time)s."
+    ) % {"limit": limit, "time": when}
 
 
 @dataclass(frozen=True)
