@@ -1,132 +1,35 @@
-"""The one way out to the model. Only this module imports `openai`.
+"""`OpenAIChatClient`: the official SDK's async client, for any OpenAI-compatible endpoint.
 
-Callers use `get_chat_client()` and the `ChatClient` protocol; tests swap the client
-at this boundary with `use_chat_client(fake)`. Every SDK failure becomes an `LLMError`
-subclass whose message a user can read.
-
-The real client is `OpenAIChatClient`: the official SDK pointed at any OpenAI-compatible
-endpoint (OpenAI, Ollama, vLLM, LM Studio, or the embedded llama.cpp server that
-`manage.py runlocal` starts). See docs/model.md.
+The only module that imports `openai`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypedDict
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from coach.llm.sync import SyncFacade, portal_loop, run
+from coach.llm.types import (
+    ChatClient,
+    ChatMessage,
+    LLMAuthError,
+    LLMBadResponse,
+    LLMError,
+    LLMRateLimited,
+    LLMTimeout,
+    LLMUnavailable,
+    Reply,
+    ReplyChunk,
+)
 
-class ChatMessage(TypedDict):
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A whole reply, with what we store on the Message."""
-
-    content: str
-    model: str
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-
-
-@dataclass(frozen=True)
-class ReplyChunk:
-    """A piece of a streamed reply."""
-
-    text: str
-
-
-class LLMError(Exception):
-    """The model could not answer. `str(exc)` is safe to show to a user."""
-
-    status_code = 502
-    default_message = _("The coach could not answer just now. Please try again.")
-
-    def __init__(self, message: str | None = None):
-        super().__init__(str(message or self.default_message))
-
-
-class LLMUnavailable(LLMError):
-    status_code = 503
-    default_message = _("The coach's model server cannot be reached. Please try again later.")
-
-
-class LLMTimeout(LLMError):
-    status_code = 504
-    default_message = _("The coach took too long to answer. Please try again.")
-
-
-class LLMAuthError(LLMError):
-    status_code = 502
-    default_message = _(
-        "The model server refused this site's API key. The site's administrator has been told."
-    )
-
-
-class LLMRateLimited(LLMError):
-    status_code = 503
-    default_message = _("The model server is busy right now. Please try again in a minute.")
-
-
-class LLMBadResponse(LLMError):
-    status_code = 502
-    default_message = _("The model server answered with an error. Please try again.")
-
-
-class ChatClient(Protocol):
-    def complete(self, messages: Sequence[ChatMessage]) -> Reply:
-        """The whole reply. Raises LLMError."""
-        ...
-
-    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[ReplyChunk | Reply]:
-        """Yields ReplyChunk pieces, then one final Reply (full text and usage). Raises LLMError."""
-        ...
-
-
-_client: ChatClient | None = None
-_client_lock = threading.Lock()
-
-
-def get_chat_client() -> ChatClient:
-    """The process-wide client, built on first use from settings and then reused."""
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                _client = build_openai_client()
-    return _client
-
-
-def reset_chat_client() -> None:
-    global _client
-    with _client_lock:
-        _client = None
-
-
-@contextlib.contextmanager
-def use_chat_client(client: ChatClient) -> Iterator[ChatClient]:
-    """Replace the client for the duration (tests, benchmarks)."""
-    global _client
-    previous = _client
-    _client = client
-    try:
-        yield client
-    finally:
-        _client = previous
-
-
-# --- The OpenAI-compatible client --------------------------------------------
-
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("coach.llm")
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Sent when no key is configured (the embedded server, or a server without auth):
@@ -142,12 +45,13 @@ QUOTA_EXHAUSTED_MESSAGE = _(
 )
 
 
-class OpenAIChatClient:
-    """A `ChatClient` over the official `openai` SDK, for any OpenAI-compatible endpoint.
+class OpenAIChatClient(SyncFacade):
+    """A `ChatClient` over the official `openai` SDK's `AsyncOpenAI`.
 
-    One SDK client is built here and reused for every request (it is thread-safe and
-    keeps its connection pool). Every request carries `max_tokens` and runs under an
-    explicit timeout.
+    The SDK client is bound to the event loop it was first used on (its connection pool
+    is), so one is kept per running loop: the ASGI server's loop in production, the sync
+    portal's loop for sync callers. Every request carries `max_tokens` and runs under an
+    explicit timeout (for a stream: to connect, and between two pieces).
 
     Retries: the SDK's own retries are off, because it also retries 408, 409 and 429.
     We retry at most once (`max_retries` is 0 or 1), and only what may succeed a second
@@ -166,36 +70,57 @@ class OpenAIChatClient:
         max_tokens: int = 600,
         retry_delay: float = RETRY_DELAY_SECONDS,
     ) -> None:
-        import openai  # ~1 s to import: only when a real client is first needed
-
         self.base_url = base_url
         self.model = model
+        self.api_key = api_key
         self.timeout = timeout
         self.max_retries = max(0, min(max_retries, 1))
         self.max_tokens = max_tokens
         self.retry_delay = retry_delay
-        self._sdk = openai.OpenAI(
-            api_key=api_key or NO_KEY_PLACEHOLDER,
-            base_url=base_url,
-            timeout=openai.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
-            max_retries=0,
+        self._sdks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
         )
 
     def __repr__(self) -> str:
         return f"<OpenAIChatClient model={self.model!r} base_url={self.base_url!r}>"
 
     def close(self) -> None:
-        self._sdk.close()
+        """Close the connections of the sync callers' SDK client."""
+        sdk = self._sdks.pop(portal_loop(), None)
+        if sdk is not None:
+            run(sdk.close)
+
+    @property
+    def _sdk(self) -> Any:
+        """The SDK client of the running loop (of the sync portal outside any loop)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = portal_loop()
+        sdk = self._sdks.get(loop)
+        if sdk is None:
+            import openai  # ~1 s to import: only when a real client is first needed
+
+            sdk = openai.AsyncOpenAI(
+                api_key=self.api_key or NO_KEY_PLACEHOLDER,
+                base_url=self.base_url,
+                timeout=openai.Timeout(
+                    self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT_SECONDS)
+                ),
+                max_retries=0,
+            )
+            self._sdks[loop] = sdk
+        return sdk
 
     # --- ChatClient ----------------------------------------------------------------
 
-    def complete(self, messages: Sequence[ChatMessage]) -> Reply:
+    async def acomplete(self, messages: Sequence[ChatMessage]) -> Reply:
         started = time.monotonic()
         payload = _payload(messages)
         attempt = 0
         while True:
             try:
-                completion = self._create(payload, stream=False)
+                completion = await self._create(payload, stream=False)
                 content = completion.choices[0].message.content or ""
                 usage = completion.usage
                 reply = Reply(
@@ -206,13 +131,13 @@ class OpenAIChatClient:
                 )
                 break
             except Exception as exc:
-                if self._should_retry(exc, attempt):
+                if await self._should_retry(exc, attempt):
                     attempt += 1
                     continue
                 raise _translate(exc) from exc
         return self._finish(reply, started)
 
-    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[ReplyChunk | Reply]:
+    async def astream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[ReplyChunk | Reply]:
         started = time.monotonic()
         payload = _payload(messages)
         attempt = 0
@@ -221,9 +146,9 @@ class OpenAIChatClient:
             model = ""
             usage = None
             try:
-                sdk_stream = self._create(payload, stream=True)
+                sdk_stream = await self._create(payload, stream=True)
                 try:
-                    for chunk in sdk_stream:
+                    async for chunk in sdk_stream:
                         model = chunk.model or model
                         usage = chunk.usage or usage
                         # Only the first choice (n=1); the usage chunk has none.
@@ -232,10 +157,10 @@ class OpenAIChatClient:
                             parts.append(text)
                             yield ReplyChunk(text=text)
                 finally:
-                    sdk_stream.close()
+                    await sdk_stream.close()
                 break
             except Exception as exc:
-                if not parts and self._should_retry(exc, attempt):
+                if not parts and await self._should_retry(exc, attempt):
                     attempt += 1
                     continue
                 raise _translate(exc) from exc
@@ -250,9 +175,9 @@ class OpenAIChatClient:
 
     # --- internals -----------------------------------------------------------------
 
-    def _create(self, payload: list[dict[str, str]], *, stream: bool) -> Any:
+    async def _create(self, payload: list[dict[str, str]], *, stream: bool) -> Any:
         extra: dict[str, Any] = {"stream_options": {"include_usage": True}} if stream else {}
-        return self._sdk.chat.completions.create(
+        return await self._sdk.chat.completions.create(
             model=self.model,
             messages=payload,  # type: ignore[arg-type]  # plain role/content dicts
             max_tokens=self.max_tokens,
@@ -260,12 +185,12 @@ class OpenAIChatClient:
             **extra,
         )
 
-    def _should_retry(self, exc: Exception, attempt: int) -> bool:
+    async def _should_retry(self, exc: Exception, attempt: int) -> bool:
         if attempt >= self.max_retries or not _is_retryable(exc):
             return False
         logger.warning("Model request failed, retrying once: %s", _describe(exc))
         if self.retry_delay:
-            time.sleep(self.retry_delay)
+            await asyncio.sleep(self.retry_delay)
         return True
 
     def _finish(self, reply: Reply, started: float) -> Reply:
