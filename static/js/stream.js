@@ -1,0 +1,503 @@
+/* Stepwise: the coach's reply as it is written (docs/streaming.md). Loaded from 'self'
+ * (CSP: no inline script). Model text never goes into the page as HTML: only the server's
+ * sanitised `html` and `content_html` do; anything else is set as text.
+ *
+ * - The message form and the retry form POST to the API with `Accept: text/event-stream`
+ *   and read the events from the response body. If that connection breaks, EventSource
+ *   resumes from the last event (`/api/messages/<id>/stream/`).
+ * - A reply the server rendered while it was still being written (`data-stream-url`:
+ *   a reload, a second tab, the wizard's fresh session) is followed with EventSource.
+ * - While a reply is written the message box is disabled and the owner gets a Stop button.
+ *
+ * Without this script the forms post to the page, which waits for the whole reply. */
+(function () {
+  "use strict";
+
+  if (!window.fetch || !window.ReadableStream || !window.TextDecoder || !window.EventSource ||
+      !window.AbortController) {
+    return;
+  }
+
+  var conversation = document.getElementById("conversation");
+  if (!conversation) { return; }
+  var strings = conversation.dataset;
+  var isOwner = conversation.hasAttribute("data-owner");
+  var messageForm = document.getElementById("message-form");
+  var retryForm = document.getElementById("retry-form");
+  var composer = document.getElementById("composer");
+  var box = messageForm ? messageForm.querySelector("textarea[name=content]") : null;
+  var sendButton = document.getElementById("send-button");
+  var stopButton = document.getElementById("stop-button");
+  var busyNote = document.getElementById("composer-busy");
+  var errorArea = document.getElementById("composer-errors");
+
+  /* The turn this page shows live (at most one per session):
+   * {id, bubble, text, lastId, finished, own, source, controller, userBubble}. */
+  var turn = null;
+
+  function noop() {}
+
+  function csrfToken() {
+    var field = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return field ? field.value : "";
+  }
+
+  function parseJSON(text) {
+    try { return JSON.parse(text); } catch (e) { return null; }
+  }
+
+  function streamUrl(id, lastId) {
+    var url = "/api/messages/" + encodeURIComponent(id) + "/stream/?render=html";
+    return lastId ? url + "&last_event_id=" + encodeURIComponent(lastId) : url;
+  }
+
+  function stopUrl(id) {
+    var template = (messageForm && messageForm.getAttribute("data-stop-url")) || "/api/messages/0/stop/";
+    return template.replace("/0/", "/" + encodeURIComponent(id) + "/");
+  }
+
+  function formatNow() {
+    try {
+      return new Date().toLocaleString(document.documentElement.lang || undefined,
+        { dateStyle: "short", timeStyle: "short" });
+    } catch (e) {
+      return new Date().toLocaleString();
+    }
+  }
+
+  /* --- The message box ------------------------------------------------------- */
+
+  function setBusy(busy) {
+    if (composer) { composer.classList.toggle("is-streaming", busy); }
+    if (box) { box.disabled = busy; }
+    if (sendButton) { sendButton.hidden = busy; }
+    if (busyNote) { busyNote.hidden = !busy; }
+    if (stopButton) {
+      stopButton.hidden = !busy || !isOwner;
+      stopButton.disabled = !(turn && turn.id != null);
+    }
+  }
+
+  function clearErrors() {
+    if (errorArea) { errorArea.textContent = ""; }
+    if (messageForm) {
+      Array.prototype.forEach.call(messageForm.querySelectorAll(".errors"), function (node) {
+        if (node !== errorArea) { node.remove(); }
+      });
+    }
+  }
+
+  function showErrors(texts) {
+    if (!errorArea) { return; }
+    errorArea.textContent = "";
+    var list = document.createElement("ul");
+    list.className = "errorlist";
+    texts.forEach(function (text) {
+      var item = document.createElement("li");
+      item.textContent = text;
+      list.appendChild(item);
+    });
+    errorArea.appendChild(list);
+  }
+
+  /* A refusal's words: `detail`, or the field errors (`{"content": ["..."]}`). */
+  function errorTexts(data) {
+    if (!data || typeof data !== "object") { return []; }
+    if (typeof data.detail === "string") { return [data.detail]; }
+    var texts = [];
+    Object.keys(data).forEach(function (key) {
+      var value = data[key];
+      (Array.isArray(value) ? value : [value]).forEach(function (item) {
+        if (typeof item === "string") { texts.push(item); }
+      });
+    });
+    return texts;
+  }
+
+  /* --- Bubbles ---------------------------------------------------------------- */
+
+  function newBubble(templateId) {
+    var template = document.getElementById(templateId);
+    if (!template) { return null; }
+    var bubble = template.content.firstElementChild.cloneNode(true);
+    var time = bubble.querySelector("time");
+    if (time) {
+      time.setAttribute("datetime", new Date().toISOString());
+      time.textContent = formatNow();
+    }
+    return bubble;
+  }
+
+  function bodyOf(bubble) {
+    return bubble.querySelector(".message-body");
+  }
+
+  function setStatusLine(bubble, text) {
+    var line = bubble.querySelector(".message-status");
+    if (!text) {
+      if (line) { line.remove(); }
+      return;
+    }
+    if (!line) {
+      line = document.createElement("p");
+      line.className = "message-status";
+      line.setAttribute("role", "status");
+      bubble.appendChild(line);
+    }
+    line.textContent = text;
+  }
+
+  function addNote(bubble, className, text, role) {
+    var note = document.createElement("p");
+    note.className = className;
+    if (role) { note.setAttribute("role", role); }
+    note.textContent = text;
+    bubble.appendChild(note);
+  }
+
+  function setBubbleStatus(bubble, status) {
+    bubble.className = bubble.className.replace(/\bmessage--(streaming|ok|stopped|failed|interrupted)\b/g, "").trim();
+    bubble.classList.add("message--" + status);
+    bubble.setAttribute("data-status", status);
+    if (status === "streaming") {
+      bubble.setAttribute("aria-busy", "true");
+    } else {
+      bubble.removeAttribute("aria-busy");
+      bubble.removeAttribute("data-stream-url");
+      bubble.classList.remove("is-writing");
+    }
+  }
+
+  /* --- Events ----------------------------------------------------------------- */
+
+  function onStart(t, data) {
+    var message = (data && data.message) || {};
+    if (message.id == null) { return; }
+    t.id = message.id;
+    if (t.userBubble && data.user_message) {
+      t.userBubble.id = "message-" + data.user_message.id;
+      t.userBubble.classList.remove("message--sending");
+      if (typeof data.user_message.content_html === "string") {
+        bodyOf(t.userBubble).innerHTML = data.user_message.content_html; // escaped by the server
+      }
+    }
+    if (t.own && box) { box.value = ""; } // stored now: it is in the conversation
+    if (retryForm) { retryForm.hidden = true; }
+    var bubble = t.bubble || document.getElementById("message-" + message.id);
+    if (!bubble) {
+      bubble = newBubble("coach-bubble-template");
+      if (!bubble) { return; }
+      bubble.id = "message-" + message.id;
+      conversation.appendChild(bubble);
+      bubble.scrollIntoView({ block: "nearest" });
+    }
+    t.bubble = bubble;
+    setBubbleStatus(bubble, "streaming");
+    if (!t.text && !bodyOf(bubble).textContent.trim()) {
+      setStatusLine(bubble, strings.waiting);
+    }
+    if (stopButton && turn === t) { stopButton.disabled = false; }
+  }
+
+  function onDelta(t, data, id) {
+    if (!t.bubble || !data) { return; }
+    var piece = typeof data.text === "string" ? data.text : "";
+    var end = id != null && id !== "" ? Number(id) : NaN;
+    if (isFinite(end)) {
+      // `id` is the reply's length after this piece: the piece starts at end - its length.
+      var chars = Array.from(t.text);
+      var start = end - Array.from(piece).length;
+      t.text = start >= 0 && start <= chars.length ? chars.slice(0, start).join("") + piece : t.text + piece;
+      t.lastId = String(end);
+    } else {
+      t.text += piece;
+    }
+    var body = bodyOf(t.bubble);
+    if (typeof data.html === "string") {
+      body.innerHTML = data.html; // the server's sanitised HTML of the whole reply so far
+    } else {
+      body.textContent = t.text;
+    }
+    if (t.text || body.textContent.trim()) {
+      t.bubble.classList.add("is-writing");
+      setStatusLine(t.bubble, strings.writing);
+    }
+  }
+
+  function onDone(t, message) {
+    if (!t.bubble || !message) { finish(t); return; }
+    var body = bodyOf(t.bubble);
+    if (typeof message.content_html === "string") {
+      body.innerHTML = message.content_html; // sanitised by the server
+    } else if (typeof message.content === "string") {
+      body.textContent = message.content;
+    }
+    setStatusLine(t.bubble, "");
+    var status = message.status || "ok";
+    setBubbleStatus(t.bubble, status);
+    if (status === "stopped") {
+      addNote(t.bubble, "message-note", strings.stopped);
+    }
+    finish(t);
+  }
+
+  function onError(t, data) {
+    data = data || {};
+    var status = data.status === "interrupted" ? "interrupted" : "failed";
+    if (t.bubble) {
+      setStatusLine(t.bubble, "");
+      setBubbleStatus(t.bubble, status);
+      t.bubble.classList.add("message--failed", "bubble--failed");
+      var written = bodyOf(t.bubble).textContent.trim();
+      var text = status === "interrupted" ? strings.interrupted
+        : (written ? strings.failedPartial : strings.failedEmpty);
+      if (isOwner && typeof data.detail === "string" && data.detail) { text += " " + data.detail; }
+      addNote(t.bubble, "message-error bubble__error", text, "alert");
+    } else if (typeof data.detail === "string") {
+      showErrors([data.detail]);
+    }
+    finish(t);
+    if (isOwner && retryForm) { retryForm.hidden = false; }
+  }
+
+  function dispatch(t, type, data, id) {
+    if (t.finished) { return; }
+    if (type === "start") { onStart(t, data); }
+    else if (type === "delta") { onDelta(t, data, id); }
+    else if (type === "done") { onDone(t, data); }
+    else if (type === "error") { onError(t, data); }
+  }
+
+  function finish(t) {
+    if (t.finished) { return; }
+    t.finished = true;
+    if (t.source) { t.source.close(); }
+    if (t.controller) { t.controller.abort(); }
+    if (turn === t) {
+      turn = null;
+      setBusy(false);
+      if (t.own && box) { box.focus(); }
+    }
+  }
+
+  /* --- Reading a POST's event stream ------------------------------------------- */
+
+  function parseBlock(block) {
+    var type = "message";
+    var data = [];
+    var id = null;
+    block.split("\n").forEach(function (line) {
+      if (!line || line.charAt(0) === ":") { return; } // a comment: `: ping`
+      var colon = line.indexOf(":");
+      var field = colon < 0 ? line : line.slice(0, colon);
+      var value = colon < 0 ? "" : line.slice(colon + 1);
+      if (value.charAt(0) === " ") { value = value.slice(1); }
+      if (field === "event") { type = value; }
+      else if (field === "data") { data.push(value); }
+      else if (field === "id") { id = value; }
+    });
+    return data.length ? { type: type, data: parseJSON(data.join("\n")), id: id } : null;
+  }
+
+  function read(t, reader) {
+    var decoder = new TextDecoder();
+    var buffer = "";
+    function take(text) {
+      // Lines end in \n, \r\n or \r; a \r at the very end may be half of a \r\n.
+      buffer = (buffer + text).replace(/\r\n|\r(?!$)/g, "\n");
+      var blocks = buffer.split("\n\n");
+      buffer = blocks.pop();
+      blocks.forEach(function (block) {
+        var event = parseBlock(block);
+        if (event) { dispatch(t, event.type, event.data, event.id); }
+      });
+    }
+    function pump() {
+      return reader.read().then(function (result) {
+        if (t.finished) { reader.cancel().catch(noop); return; }
+        if (result.done) {
+          take(decoder.decode() + "\n\n");
+          if (!t.finished) { lost(t); } // ended without done or error
+          return;
+        }
+        take(decoder.decode(result.value, { stream: true }));
+        if (t.finished) { reader.cancel().catch(noop); return; }
+        return pump();
+      });
+    }
+    return pump();
+  }
+
+  /* The connection broke before the turn ended. */
+  function lost(t) {
+    if (t.finished) { return; }
+    if (t.id == null) {
+      // Nothing said the message was stored: it stays in the box to send again.
+      if (t.userBubble) { t.userBubble.remove(); }
+      t.finished = true;
+      if (turn === t) { turn = null; setBusy(false); }
+      showErrors([strings.sendFailed]);
+      if (retryForm && t.wasRetry) { retryForm.hidden = false; }
+      return;
+    }
+    if (t.bubble) { setStatusLine(t.bubble, strings.reconnecting); }
+    follow(t, streamUrl(t.id, t.lastId));
+  }
+
+  /* Follow a turn with EventSource; it reconnects by itself, sending Last-Event-ID. */
+  function follow(t, url) {
+    var source = new EventSource(url);
+    t.source = source;
+    ["start", "delta", "done"].forEach(function (type) {
+      source.addEventListener(type, function (event) {
+        dispatch(t, type, parseJSON(event.data), event.lastEventId || null);
+      });
+    });
+    // Our `error` event and the connection's own error share the name: only ours has data.
+    source.addEventListener("error", function (event) {
+      if (typeof event.data === "string") {
+        dispatch(t, "error", parseJSON(event.data), null);
+        return;
+      }
+      if (t.finished) { return; }
+      if (source.readyState === EventSource.CLOSED) {
+        if (t.bubble) { setStatusLine(t.bubble, strings.lost); }
+        t.finished = true;
+        if (turn === t) { turn = null; setBusy(false); }
+      } else if (t.bubble) {
+        setStatusLine(t.bubble, strings.reconnecting);
+      }
+    });
+  }
+
+  /* --- Sending ---------------------------------------------------------------- */
+
+  function post(url, body, options) {
+    var t = {
+      id: null, bubble: null, text: "", lastId: null, finished: false, source: null,
+      controller: new AbortController(), own: true,
+      userBubble: options.userBubble || null, wasRetry: !!options.retry
+    };
+    turn = t;
+    clearErrors();
+    setBusy(true);
+    fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Accept": "text/event-stream",
+        "Content-Type": "application/json",
+        "X-CSRFToken": csrfToken()
+      },
+      body: body,
+      signal: t.controller.signal
+    }).then(function (response) {
+      var type = response.headers.get("Content-Type") || "";
+      if (response.status === 200 && type.indexOf("text/event-stream") === 0 && response.body) {
+        return read(t, response.body.getReader());
+      }
+      if (response.ok) {
+        window.location.reload(); // answered without a stream: the page shows it
+        return;
+      }
+      return refused(t, response);
+    }).catch(function () {
+      if (!t.finished) { lost(t); }
+    });
+  }
+
+  /* Refused before the model was asked (400, 403, 409, 429...): say why, keep the text. */
+  function refused(t, response) {
+    return response.text().then(function (text) {
+      var texts = errorTexts(parseJSON(text));
+      if (!texts.length) { texts = [response.status >= 500 ? strings.serverError : strings.sendFailed]; }
+      if (t.userBubble) { t.userBubble.remove(); }
+      t.finished = true;
+      if (turn === t) { turn = null; setBusy(false); }
+      showErrors(texts);
+      if (t.wasRetry && retryForm && response.status !== 409) { retryForm.hidden = false; }
+      if (box) { box.focus(); }
+    });
+  }
+
+  function send(event) {
+    event.preventDefault();
+    if (turn) { return; }
+    var content = box.value.trim();
+    var userBubble = null;
+    if (content) {
+      userBubble = newBubble("user-bubble-template");
+      if (userBubble) {
+        var paragraph = document.createElement("p");
+        paragraph.className = "user-text__pending";
+        paragraph.textContent = content;
+        bodyOf(userBubble).appendChild(paragraph);
+        conversation.appendChild(userBubble);
+      }
+    }
+    post(messageForm.getAttribute("data-stream-post"), JSON.stringify({ content: box.value }),
+      { userBubble: userBubble });
+  }
+
+  function retry(event) {
+    event.preventDefault();
+    if (turn) { return; }
+    retryForm.hidden = true;
+    post(retryForm.getAttribute("data-stream-post"), null, { retry: true });
+  }
+
+  function stop() {
+    var t = turn;
+    if (!t || t.id == null || t.finished) { return; }
+    stopButton.disabled = true;
+    if (t.bubble) { setStatusLine(t.bubble, strings.stopping); }
+    fetch(stopUrl(t.id), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": csrfToken() }
+    }).then(function (response) {
+      if (response.status === 200) {
+        // Stopped: the message as stored (the stream's `done` says the same).
+        return response.json().then(function (message) {
+          if (message && message.status && message.status !== "streaming") { dispatch(t, "done", message, null); }
+        });
+      }
+      if (response.status === 202 || response.status === 409) {
+        return; // stopping, or already over: the stream's last event says how it ended
+      }
+      return response.text().then(function (text) {
+        var texts = errorTexts(parseJSON(text));
+        if (texts.length) { showErrors(texts); }
+        if (!t.finished) {
+          stopButton.disabled = false;
+          if (t.bubble) { setStatusLine(t.bubble, t.text ? strings.writing : strings.waiting); }
+        }
+      });
+    }).catch(function () {
+      if (!t.finished) { stopButton.disabled = false; }
+    });
+  }
+
+  /* --- Start ------------------------------------------------------------------- */
+
+  if (messageForm && box) {
+    messageForm.addEventListener("submit", send);
+    if (stopButton) { stopButton.addEventListener("click", stop); }
+  }
+  if (retryForm) {
+    retryForm.addEventListener("submit", retry);
+  }
+
+  // Replies the server rendered while they were being written.
+  Array.prototype.forEach.call(conversation.querySelectorAll("[data-stream-url]"), function (bubble) {
+    var id = (bubble.id || "").replace(/^message-/, "");
+    var t = {
+      id: id, bubble: bubble, text: "", lastId: null, finished: false, source: null,
+      controller: null, own: false, userBubble: null, wasRetry: false
+    };
+    if (bodyOf(bubble).textContent.trim()) { bubble.classList.add("is-writing"); }
+    turn = t;
+    follow(t, bubble.getAttribute("data-stream-url"));
+  });
+  if (turn) { setBusy(true); }
+})();
