@@ -9,13 +9,10 @@ from django.views.generic import DetailView, ListView
 
 from coach.exceptions import QuotaExceeded
 from coach.selectors import quota_get
-from sessions_app.exceptions import NothingToRetry, ReplyFailed
+from sessions_app import exceptions
 from sessions_app.forms import MessageForm
-from sessions_app.selectors import (
-    session_get_public,
-    session_list_owned,
-    session_pending_turn,
-)
+from sessions_app.models import Message, MessageRole, MessageStatus
+from sessions_app.selectors import session_get_public, session_list_owned
 from sessions_app.services import (
     message_send,
     session_delete,
@@ -23,31 +20,63 @@ from sessions_app.services import (
     session_retry,
 )
 
+# The turn that is still writing, and what the retry box says when a turn needs asking again.
+RETRY_FIRST_PLAN = "first-plan"
+RETRY_UNANSWERED = "unanswered"
+RETRY_FAILED = "failed"
+RETRY_INTERRUPTED = "interrupted"
 
-def owner_context(request, session, form: MessageForm | None = None) -> dict:
+
+def streaming_message(conversation: list[Message]) -> Message | None:
+    """The reply being written now, if any (a session has at most one turn in flight)."""
+    return next((m for m in reversed(conversation) if m.status == MessageStatus.STREAMING), None)
+
+
+def retry_reason(conversation: list[Message]) -> str | None:
+    """Why the owner may ask again, or None: the first plan never came, the last message
+    got no answer, or the last reply failed or was interrupted. Never while one streams."""
+    if streaming_message(conversation) is not None:
+        return None
+    if not conversation:
+        return RETRY_FIRST_PLAN
+    last = conversation[-1]
+    if last.role == MessageRole.USER:
+        return RETRY_UNANSWERED
+    if last.status == MessageStatus.INTERRUPTED:
+        return RETRY_INTERRUPTED
+    if last.status == MessageStatus.FAILED:
+        return RETRY_FAILED
+    return None
+
+
+def owner_context(request, session, conversation, form: MessageForm | None = None) -> dict:
     """What the owner's message box needs: the form, a turn to retry, today's quota."""
     return {
         "is_owner": True,
         "form": form or MessageForm(),
-        "pending": session_pending_turn(session=session),
+        "retry": retry_reason(conversation),
         "quota": quota_get(user=request.user),
     }
 
 
 def session_page_context(request, session, form: MessageForm | None = None) -> dict:
+    conversation = list(session.messages.all())
     context = {
         "coaching_session": session,
         "prompts": [p.as_typed() for p in session.prompts.all()],
-        "conversation": list(session.messages.all()),
+        "conversation": conversation,
+        "streaming_message": streaming_message(conversation),
         "is_owner": False,
     }
     if request.user.is_authenticated and session.owner_id == request.user.pk:
-        context.update(owner_context(request, session, form))
+        context.update(owner_context(request, session, conversation, form))
     return context
 
 
 class SessionDetailView(DetailView):
-    """`/sessions/<id>/`: public. The owner also gets the message box."""
+    """`/sessions/<id>/`: public. The owner also gets the message box.
+
+    A reply still being written carries its stream's URL; static/js/stream.js follows it."""
 
     template_name = "sessions_app/detail.html"
 
@@ -58,9 +87,21 @@ class SessionDetailView(DetailView):
         return session_page_context(self.request, self.object)
 
 
+def _detail_url(pk: int, anchor: str) -> str:
+    return reverse("sessions:detail", args=[pk]) + f"#{anchor}"
+
+
+def _reply_anchor(exc) -> str:
+    """Where to land after a failed reply: the failed reply itself when it was stored."""
+    failed = getattr(exc, "message", None) or getattr(exc, "assistant_message", None)
+    pk = getattr(failed, "pk", None)
+    return f"message-{pk}" if pk else "composer"
+
+
 class SessionMessageCreateView(LoginRequiredMixin, View):
-    """POST a follow-up. With htmx the new turns come back as a fragment; without
-    JavaScript the page reloads (post/redirect/get). What the user wrote is never lost."""
+    """POST a follow-up without JavaScript: wait for the whole reply, then reload the page
+    (post/redirect/get). With JavaScript, static/js/stream.js posts to the API instead and
+    shows the reply as it is written. What the user wrote is never lost."""
 
     http_method_names = ["post"]
 
@@ -71,41 +112,37 @@ class SessionMessageCreateView(LoginRequiredMixin, View):
         if not form.is_valid():
             return self.render_page(session, form, status=400)
         try:
-            user_message, assistant = message_send(
+            _user_message, assistant = message_send(
                 session=session, user=request.user, content=form.cleaned_data["content"]
             )
         except QuotaExceeded as exc:
             form.add_error(None, str(exc))
             return self.render_page(session, form, status=429)
+        except exceptions.TurnInProgress:
+            form.add_error(
+                None,
+                _(
+                    "The coach is still writing the last reply. Wait for it to finish, "
+                    "then send your message again."
+                ),
+            )
+            return self.render_page(session, form, status=409)
         except ValidationError as exc:
             form.add_error("content", exc.message_dict.get("content", exc.messages))
             return self.render_page(session, form, status=400)
-        except ReplyFailed as exc:
-            if request.htmx:
-                return self.render_turns(session, [exc.user_message])
+        except exceptions.ReplyFailed as exc:
             messages.error(request, str(exc.error))
-            return redirect(reverse("sessions:detail", args=[pk]) + "#composer")
-        if request.htmx:
-            return self.render_turns(session, [user_message, assistant])
-        return redirect(reverse("sessions:detail", args=[pk]) + f"#message-{assistant.pk}")
+            return redirect(_detail_url(pk, _reply_anchor(exc)))
+        return redirect(_detail_url(pk, f"message-{assistant.pk}"))
 
     def render_page(self, session, form, status):
-        template = "sessions_app/partials/composer.html" if self.request.htmx else None
         context = session_page_context(self.request, session, form)
-        return render(self.request, template or "sessions_app/detail.html", context, status=status)
-
-    def render_turns(self, session, turns):
-        """The new turns for htmx to append (a failed one carries its error)."""
-        context = {
-            "coaching_session": session,
-            "turns": turns,
-            **owner_context(self.request, session),
-        }
-        return render(self.request, "sessions_app/partials/turns.html", context)
+        return render(self.request, "sessions_app/detail.html", context, status=status)
 
 
 class SessionRetryView(LoginRequiredMixin, View):
-    """POST: ask again for the turn that failed (counts one request)."""
+    """POST without JavaScript: ask again for the turn that failed (counts one request),
+    wait for the whole reply, then reload the page."""
 
     http_method_names = ["post"]
 
@@ -113,13 +150,19 @@ class SessionRetryView(LoginRequiredMixin, View):
         session = session_get_public(pk=pk)
         try:
             _user_message, assistant = session_retry(session=session, user=request.user)
-        except (QuotaExceeded, ReplyFailed) as exc:
-            messages.error(request, str(getattr(exc, "error", exc)))
-            return redirect(reverse("sessions:detail", args=[pk]) + "#composer")
-        except NothingToRetry as exc:
+        except QuotaExceeded as exc:
+            messages.error(request, str(exc))
+            return redirect(_detail_url(pk, "composer"))
+        except exceptions.ReplyFailed as exc:
+            messages.error(request, str(exc.error))
+            return redirect(_detail_url(pk, _reply_anchor(exc)))
+        except exceptions.TurnInProgress:
+            messages.info(request, _("The coach is still writing a reply. Wait for it to finish."))
+            return redirect(_detail_url(pk, "conversation"))
+        except exceptions.NothingToRetry as exc:
             messages.info(request, str(exc))
             return redirect(session)
-        return redirect(reverse("sessions:detail", args=[pk]) + f"#message-{assistant.pk}")
+        return redirect(_detail_url(pk, f"message-{assistant.pk}"))
 
 
 class SessionDeleteView(LoginRequiredMixin, View):
