@@ -8,9 +8,9 @@ from formtools.wizard.views import SessionWizardView
 from coach.exceptions import QuotaExceeded
 from coach.models import Coach
 from coach.selectors import coach_get_active
+from sessions_app import services
 from sessions_app.exceptions import ReplyFailed
 from sessions_app.forms import CoachChoiceForm, CurrentStateForm, GoalForm, MiscForm
-from sessions_app.services import session_start
 
 QUESTION_STEPS = ("state", "goal", "misc")
 
@@ -21,7 +21,9 @@ def _needs_coach_step(wizard: "NewSessionWizardView") -> bool:
 
 class NewSessionWizardView(LoginRequiredMixin, SessionWizardView):
     """`/sessions/new/`: choose a coach (skipped with ?coach=<slug>), then where you are,
-    what you want and anything else. Finishing starts the session and asks for the plan."""
+    what you want and anything else. Finishing starts the session and asks for the plan:
+    with JavaScript (`stream=1`) the session opens at once and its page streams the plan;
+    without, the wizard waits for the whole plan."""
 
     template_name = "sessions_app/wizard.html"
     form_list = [
@@ -100,14 +102,20 @@ class NewSessionWizardView(LoginRequiredMixin, SessionWizardView):
         return context
 
     def done(self, form_list, form_dict=None, **kwargs):
+        answers = {
+            "user": self.request.user,
+            "coach": self.get_coach(),
+            "current_state": form_dict["state"].answer(),
+            "goal": form_dict["goal"].answer(),
+            "misc": form_dict["misc"].answer(),
+        }
+        if self.request.POST.get("stream") == "1":
+            # The browser runs static/js/stream.js: open the session now; its page asks the
+            # model and shows the plan as it is written.
+            turn = services.session_open(**answers)
+            return redirect(turn.session)
         try:
-            session = session_start(
-                user=self.request.user,
-                coach=self.get_coach(),
-                current_state=form_dict["state"].answer(),
-                goal=form_dict["goal"].answer(),
-                misc=form_dict["misc"].answer(),
-            )
+            session = services.session_start(**answers)
         except ReplyFailed as exc:
             messages.error(self.request, str(exc.error))
             return redirect(exc.session)
