@@ -1,10 +1,7 @@
-from collections.abc import Sequence
-
 from django.db.models import F
 
 from accounts.models import User
 from coach.exceptions import QuotaExceeded
-from coach.llm import ChatMessage, Reply, get_chat_client
 from coach.models import DailyUsage
 from coach.quota import Reservation, daily_limit, quota_day, quota_resets_at
 
@@ -33,17 +30,3 @@ def quota_release(*, reservation: Reservation) -> None:
     DailyUsage.objects.filter(user_id=reservation.user_id, day=reservation.day, count__gt=0).update(
         count=F("count") - 1
     )
-
-
-def coach_reply_generate(*, reservation: Reservation, messages: Sequence[ChatMessage]) -> Reply:
-    """The one place the app asks the model for a reply.
-
-    It takes a Reservation, so no call goes out unpaid; if the call fails the unit is
-    given back and the LLMError propagates. Callers must not hold a transaction or a
-    lock around it: the call can take as long as the model's timeout.
-    """
-    try:
-        return get_chat_client().complete(messages)
-    except BaseException:
-        quota_release(reservation=reservation)
-        raise

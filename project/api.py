@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from coach.exceptions import QuotaExceeded
-from sessions_app.exceptions import NothingToRetry, ReplyFailed
+from sessions_app.exceptions import NothingToRetry, NotStreaming, ReplyFailed, TurnInProgress
 
 
 def exception_handler(exc, context):
@@ -24,7 +24,7 @@ def exception_handler(exc, context):
         return Response(
             {"detail": str(exc.error), "session_id": exc.session.pk}, status=exc.status_code
         )
-    if isinstance(exc, NothingToRetry):
+    if isinstance(exc, NothingToRetry | TurnInProgress | NotStreaming):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         body = (

@@ -1,7 +1,31 @@
+"""The ASGI application (the Procfile's gunicorn runs it with uvicorn workers).
+
+Django does not speak the ASGI lifespan protocol, so this wraps it: on shutdown (SIGTERM,
+a deploy) the replies still being written get COACH_SHUTDOWN_GRACE_SECONDS to finish;
+the rest are marked interrupted and their units given back (docs/streaming.md).
+"""
+
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+
+async def application(scope, receive, send):
+    if scope["type"] != "lifespan":
+        return await django_application(scope, receive, send)
+    from django.conf import settings
+
+    from sessions_app.streaming import turns_drain
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await turns_drain(settings.COACH_SHUTDOWN_GRACE_SECONDS)
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,3 +1,8 @@
+"""The sessions API. DRF views authenticate, authorise and validate; the three endpoints
+that ask the model (and stop) hand the opened turn to an async tail in `api_turns`, which
+waits for the whole reply or streams it (docs/streaming.md)."""
+
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -6,18 +11,26 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions_app.pagination import DeferredJoinPageNumberPagination
-from sessions_app.selectors import session_get_public, session_list_public
+from sessions_app.selectors import message_get_public, session_get_public, session_list_public
 from sessions_app.serializers import (
     ErrorSerializer,
     ExchangeSerializer,
     MessageCreateSerializer,
+    MessageSerializer,
     ModelErrorSerializer,
     QuotaErrorSerializer,
     SessionCreateSerializer,
     SessionDetailSerializer,
     SessionListSerializer,
 )
-from sessions_app.services import message_send, session_delete, session_retry, session_start
+from sessions_app.services import (
+    Turn,
+    message_open,
+    message_stop,
+    retry_open,
+    session_delete,
+    session_open,
+)
 
 MODEL_ERRORS = {
     code: OpenApiResponse(ModelErrorSerializer, description=text)
@@ -27,9 +40,19 @@ MODEL_ERRORS = {
         (504, "The model took too long (not counted)."),
     )
 }
+STREAM_RESPONSE = OpenApiResponse(
+    description=(
+        "With `Accept: text/event-stream`: the turn as server-sent events `start`, `delta` "
+        "(each with an `id:`, the reply's length so far), then `done` or `error`. "
+        "See docs/streaming.md."
+    ),
+)
 COUNTED_ERRORS = {
     400: OpenApiResponse(description="Invalid input: field errors."),
     401: OpenApiResponse(ErrorSerializer, description="Not logged in."),
+    409: OpenApiResponse(
+        ErrorSerializer, description="A reply is still being written in this session."
+    ),
     429: OpenApiResponse(QuotaErrorSerializer, description="Daily limit reached."),
     **MODEL_ERRORS,
 }
@@ -37,6 +60,31 @@ OWNER_ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="Not the owner of this session."),
     404: OpenApiResponse(ErrorSerializer, description="No such session."),
 }
+RENDER_PARAMETER = OpenApiParameter(
+    "render",
+    str,
+    enum=["html"],
+    description="With `html`, streamed `delta` events also carry `html`: the sanitised "
+    "HTML of the whole reply so far.",
+)
+
+
+class TurnOpened(Response):
+    """The DRF part of a turn endpoint is done: the async tail generates the reply.
+    `body(message)` is the whole-reply JSON answer once it is stored."""
+
+    def __init__(self, turn: Turn, body):
+        super().__init__(status=status.HTTP_202_ACCEPTED)
+        self.turn = turn
+        self.body = body
+
+
+def exchange_body(turn: Turn):
+    def body(message) -> dict:
+        exchange = {"user_message": turn.user_message, "assistant_message": message}
+        return ExchangeSerializer(exchange).data
+
+    return body
 
 
 class SessionListCreateAPIView(ListAPIView):
@@ -63,16 +111,24 @@ class SessionListCreateAPIView(ListAPIView):
 
     @extend_schema(
         request=SessionCreateSerializer,
-        responses={201: SessionDetailSerializer, **COUNTED_ERRORS},
+        parameters=[RENDER_PARAMETER],
+        responses={
+            201: SessionDetailSerializer,
+            (200, "text/event-stream"): STREAM_RESPONSE,
+            **COUNTED_ERRORS,
+        },
         description="Start a session from the three answers and get the coach's first reply. "
         "Counts one of today's requests.",
     )
     def post(self, request):
         serializer = SessionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        session = session_start(user=request.user, **serializer.validated_data)
-        body = SessionDetailSerializer(session_get_public(pk=session.pk)).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        turn = session_open(user=request.user, claim=True, **serializer.validated_data)
+
+        def body(message) -> dict:
+            return SessionDetailSerializer(session_get_public(pk=turn.session.pk)).data
+
+        return TurnOpened(turn, body)
 
 
 class SessionDetailAPIView(APIView):
@@ -97,37 +153,105 @@ class SessionMessageCreateAPIView(APIView):
 
     @extend_schema(
         request=MessageCreateSerializer,
-        responses={201: ExchangeSerializer, **COUNTED_ERRORS, **OWNER_ERRORS},
+        parameters=[RENDER_PARAMETER],
+        responses={
+            201: ExchangeSerializer,
+            (200, "text/event-stream"): STREAM_RESPONSE,
+            **COUNTED_ERRORS,
+            **OWNER_ERRORS,
+        },
     )
     def post(self, request, pk: int):
         session = session_get_public(pk=pk)
         serializer = MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user_message, assistant = message_send(
+        turn = message_open(
             session=session, user=request.user, content=serializer.validated_data["content"]
         )
-        body = {"user_message": user_message, "assistant_message": assistant}
-        return Response(ExchangeSerializer(body).data, status=status.HTTP_201_CREATED)
+        return TurnOpened(turn, exchange_body(turn))
 
 
 class SessionRetryAPIView(APIView):
-    """Ask again for the turn that failed (the first plan or the last follow-up).
-    Counts one request; 409 when nothing is waiting for an answer."""
+    """Ask again for the turn that failed or was interrupted (the first plan or the last
+    follow-up). Counts one request; 409 when nothing is waiting for an answer, or while
+    a reply is still being written."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        parameters=[RENDER_PARAMETER],
+        responses={
+            201: ExchangeSerializer,
+            (200, "text/event-stream"): STREAM_RESPONSE,
+            **COUNTED_ERRORS,
+            409: OpenApiResponse(
+                ErrorSerializer, description="Nothing to retry, or a reply is being written."
+            ),
+            **OWNER_ERRORS,
+        },
+    )
+    def post(self, request, pk: int):
+        turn = retry_open(session=session_get_public(pk=pk), user=request.user)
+        return TurnOpened(turn, exchange_body(turn))
+
+
+class MessageStopAPIView(APIView):
+    """The owner stops a reply being written: the text so far is kept, status `stopped`.
+    It still counts as a request (the model was asked)."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
         request=None,
         responses={
-            201: ExchangeSerializer,
-            409: OpenApiResponse(ErrorSerializer, description="Nothing to retry."),
-            **COUNTED_ERRORS,
-            **OWNER_ERRORS,
+            200: MessageSerializer,
+            202: OpenApiResponse(
+                ErrorSerializer, description="Asked; the writer has not confirmed yet."
+            ),
+            401: COUNTED_ERRORS[401],
+            403: OWNER_ERRORS[403],
+            404: OpenApiResponse(ErrorSerializer, description="No such message."),
+            409: OpenApiResponse(ErrorSerializer, description="The reply is not being written."),
         },
     )
     def post(self, request, pk: int):
-        user_message, assistant = session_retry(
-            session=session_get_public(pk=pk), user=request.user
-        )
-        body = {"user_message": user_message, "assistant_message": assistant}
-        return Response(ExchangeSerializer(body).data, status=status.HTTP_201_CREATED)
+        message = message_stop(message=message_get_public(pk=pk), user=request.user)
+        return StopRequested(message)
+
+
+class StopRequested(Response):
+    def __init__(self, message):
+        super().__init__(status=status.HTTP_202_ACCEPTED)
+        self.message = message
+
+
+class MessageStreamSchema(APIView):
+    """The schema of `GET /api/messages/<id>/stream/` (an async view in api_turns)."""
+
+    permission_classes = []
+
+    @extend_schema(
+        parameters=[
+            RENDER_PARAMETER,
+            OpenApiParameter(
+                "Last-Event-ID",
+                OpenApiTypes.INT,
+                location=OpenApiParameter.HEADER,
+                description="Send only what comes after this many characters.",
+            ),
+            OpenApiParameter(
+                "last_event_id",
+                OpenApiTypes.INT,
+                description="The same, for clients without headers.",
+            ),
+        ],
+        responses={
+            (200, "text/event-stream"): STREAM_RESPONSE,
+            404: OpenApiResponse(ErrorSerializer, description="No such message."),
+        },
+        description="Follow a reply: what is written so far, then live until `done` or `error`. "
+        "Public, like the session. A finished reply answers at once.",
+    )
+    def get(self, request, pk: int):  # pragma: no cover - documentation only
+        raise NotImplementedError

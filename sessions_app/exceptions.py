@@ -6,10 +6,11 @@ from coach.llm import LLMError
 class ReplyFailed(Exception):
     """The model failed; what the user wrote is stored and can be retried."""
 
-    def __init__(self, *, session, error: LLMError, user_message=None):
+    def __init__(self, *, session, error: LLMError, user_message=None, message=None):
         self.session = session
         self.error = error
         self.user_message = user_message
+        self.message = message  # the assistant message, marked failed or interrupted
         super().__init__(str(error))
 
     @property
@@ -20,3 +21,17 @@ class ReplyFailed(Exception):
 class NothingToRetry(Exception):
     def __init__(self):
         super().__init__(_("This session has no failed or unanswered turn to retry."))
+
+
+class TurnInProgress(Exception):
+    """The session's coach is still writing a reply: one turn at a time."""
+
+    def __init__(self):
+        super().__init__(
+            _("The coach is still writing a reply in this session. Wait for it, or stop it.")
+        )
+
+
+class NotStreaming(Exception):
+    def __init__(self):
+        super().__init__(_("This reply is not being written any more."))

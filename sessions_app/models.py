@@ -244,8 +244,17 @@ class MessageRole(models.TextChoices):
 
 
 class MessageStatus(models.TextChoices):
+    STREAMING = "streaming", _("Being written")
     OK = "ok", _("Delivered")
     FAILED = "failed", _("Failed")
+    STOPPED = "stopped", _("Stopped")
+    INTERRUPTED = "interrupted", _("Interrupted")
+
+
+# A turn's reply is sent to the model as history in these states: what the person saw.
+DELIVERED_STATUSES = (MessageStatus.OK, MessageStatus.STOPPED)
+# ... and may be asked again in these.
+RETRYABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.INTERRUPTED)
 
 
 class Message(models.Model):
@@ -260,13 +269,19 @@ class Message(models.Model):
     role = models.CharField(_("role"), max_length=10, choices=MessageRole.choices)
     content = models.TextField(_("content"))
     status = models.CharField(
-        _("status"), max_length=10, choices=MessageStatus.choices, default=MessageStatus.OK
+        _("status"), max_length=12, choices=MessageStatus.choices, default=MessageStatus.OK
     )
     error = models.CharField(_("error"), max_length=500, blank=True)
     model_name = models.CharField(_("model"), max_length=200, blank=True)
     prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(_("completion tokens"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # A streaming reply (docs/streaming.md): which day's unit it took, when a process
+    # took it on, its last sign of life, and whether its owner asked it to stop.
+    quota_day = models.DateField(_("counted on"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("generation started"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    stop_requested = models.BooleanField(_("stop requested"), default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -274,6 +289,19 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         indexes = [
             models.Index(fields=["session", "created_at", "id"], name="message_session_order_idx"),
+            models.Index(
+                fields=["heartbeat_at"],
+                condition=models.Q(status="streaming"),
+                name="message_streaming_idx",
+            ),
+        ]
+        constraints = [
+            # One turn in flight per session, whichever worker or server opens it.
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=models.Q(status="streaming"),
+                name="message_one_streaming_per_session",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -281,4 +309,8 @@ class Message(models.Model):
 
     @property
     def failed(self) -> bool:
-        return self.status == MessageStatus.FAILED
+        return self.status in RETRYABLE_STATUSES
+
+    @property
+    def is_streaming(self) -> bool:
+        return self.status == MessageStatus.STREAMING

@@ -6,7 +6,15 @@ from django.db.models.functions import Coalesce, Substr
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from sessions_app.models import CoachingSession, Message, MessageRole, Prompt, PromptKind
+from sessions_app.models import (
+    RETRYABLE_STATUSES,
+    CoachingSession,
+    Message,
+    MessageRole,
+    MessageStatus,
+    Prompt,
+    PromptKind,
+)
 
 # The gallery shows the goal on one line; no need to fetch all of a long answer.
 GOAL_EXCERPT_LENGTH = 300
@@ -91,10 +99,28 @@ class PendingTurn:
 
 
 def session_pending_turn(*, session: CoachingSession) -> PendingTurn | None:
-    """The turn that failed or never got its answer, or None when every turn has one."""
-    last = Message.objects.filter(session=session).order_by("created_at", "id").last()
+    """The turn that failed, was interrupted or never got its answer; None when every turn
+    has one, or while a reply is still being written."""
+    turns = Message.objects.filter(session=session).order_by("-created_at", "-id")
+    last = turns.first()
     if last is None:
         return PendingTurn(user_message=None)
     if last.role == MessageRole.USER:
         return PendingTurn(user_message=last)
+    if last.status in RETRYABLE_STATUSES:
+        answered = turns.filter(role=MessageRole.USER, created_at__lte=last.created_at)
+        return PendingTurn(user_message=answered.exclude(pk__gt=last.pk).first())
     return None
+
+
+def session_streaming_message(*, session: CoachingSession) -> Message | None:
+    """The reply being written in this session, if any (at most one)."""
+    return Message.objects.filter(session=session, status=MessageStatus.STREAMING).first()
+
+
+def message_get_public(*, pk: int) -> Message:
+    """One message with its session, for anyone to read. Raises Http404."""
+    message = Message.objects.select_related("session", "session__owner").filter(pk=pk).first()
+    if message is None:
+        raise Http404(_("No such message."))
+    return message

@@ -5,7 +5,12 @@ from rest_framework import serializers
 from coach.models import Coach
 from coach.selectors import coach_list_active
 from sessions_app.markdown import render_message
-from sessions_app.models import MESSAGE_MAX_LENGTH, PROMPT_TEXT_MAX_LENGTH, PromptKind
+from sessions_app.models import (
+    MESSAGE_MAX_LENGTH,
+    PROMPT_TEXT_MAX_LENGTH,
+    MessageStatus,
+    PromptKind,
+)
 from sessions_app.services import PromptAnswer, prompt_build
 
 # --- input ---------------------------------------------------------------------
@@ -83,9 +88,14 @@ class MessageSerializer(serializers.Serializer):
             "Markdown rendered, a person's text escaped."
         )
     )
-    status = serializers.CharField(
-        help_text=_("“ok”, or “failed” when the coach could not answer.")
+    status = serializers.ChoiceField(
+        choices=MessageStatus.choices,
+        help_text=_(
+            "“streaming” while the coach writes, then “ok”; “stopped” when its owner stopped "
+            "it; “failed” or “interrupted” when it could not be finished (retry it)."
+        ),
     )
+    model = serializers.CharField(source="model_name", help_text=_("The model that wrote it."))
     created_at = serializers.DateTimeField()
 
     def get_content_html(self, message) -> str:

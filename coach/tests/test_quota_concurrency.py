@@ -9,6 +9,7 @@ from django.db import connection, connections
 
 from coach.exceptions import QuotaExceeded
 from coach.models import DailyUsage
+from sessions_app.exceptions import TurnInProgress
 from sessions_app.models import Message
 from sessions_app.services import message_send
 from sessions_app.tests.factories import make_session
@@ -47,12 +48,17 @@ def test_database_is_file_backed_or_server():
 
 def test_twenty_simultaneous_follow_ups_make_exactly_five_model_calls(user, fake_llm, settings):
     settings.COACH_DAILY_LIMIT = 5
-    session = make_session(owner=user, replies=1)
+    sessions = [make_session(owner=user, replies=1) for _ in range(THREADS)]
     fake_llm.delay = 0.05  # hold each call open so that the requests overlap
+    counter = iter(range(THREADS))
+    lock = threading.Lock()
 
-    results = run_at_once(
-        THREADS, lambda: message_send(session=session, user=user, content="at once")
-    )
+    def send():
+        with lock:
+            session = sessions[next(counter)]
+        return message_send(session=session, user=user, content="at once")
+
+    results = run_at_once(THREADS, send)
 
     errors = [r for r in results if isinstance(r, BaseException)]
     assert all(isinstance(e, QuotaExceeded) for e in errors), errors  # no "database is locked"
@@ -60,8 +66,27 @@ def test_twenty_simultaneous_follow_ups_make_exactly_five_model_calls(user, fake
     assert len(fake_llm.calls) == 5
     assert DailyUsage.objects.get(user=user).count == 5
     # Refused requests stored nothing; the five that went through stored both turns.
-    assert Message.objects.filter(session=session, role="user").count() == 5
-    assert Message.objects.filter(session=session, role="assistant").count() == 1 + 5
+    assert Message.objects.filter(role="user").count() == 5
+    assert Message.objects.filter(role="assistant", status="ok").count() == THREADS + 5
+
+
+def test_twenty_simultaneous_follow_ups_in_one_session_make_one_model_call(
+    user, fake_llm, settings
+):
+    settings.COACH_DAILY_LIMIT = 50
+    session = make_session(owner=user, replies=1)
+    fake_llm.delay = 0.2
+
+    results = run_at_once(
+        THREADS, lambda: message_send(session=session, user=user, content="at once")
+    )
+
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(e, TurnInProgress) for e in errors), errors
+    assert len(errors) == THREADS - 1
+    assert len(fake_llm.calls) == 1
+    assert DailyUsage.objects.get(user=user).count == 1  # the refused ones were given back
+    assert Message.objects.filter(session=session, role="user").count() == 1
 
 
 def test_concurrent_reservations_with_some_left(user, settings):

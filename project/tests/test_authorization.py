@@ -68,6 +68,13 @@ RULES: dict[str, dict[str, tuple[dict | None, dict[str, int]]]] = {
         "GET": (None, members(401, 405)),
     },
     "sessions-api:retry": {"POST": ({}, owner_only(401, 409)), "GET": (None, members(401, 405))},
+    # A reply: anyone may follow it (a finished one answers at once); the owner stops it
+    # (409 here: it is not being written).
+    "sessions-api:message-stream": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "sessions-api:message-stop": {
+        "POST": ({}, owner_only(401, 409)),
+        "GET": (None, members(401, 405)),
+    },
     "api-schema": {"GET": (None, same(200))},
     "api-docs": {"GET": (None, same(200))},
     # Django's set_language: POST sets the language cookie (when the code is valid) and
@@ -129,6 +136,8 @@ def test_rule(name, method, role, people, fake_llm):
     session = make_session(owner=people["owner"])
     body, expected = RULES[name][method]
     kwargs = {"pk": session.pk} if "<int:pk>" in route_of(name) else {}
+    if name.startswith("sessions-api:message-st"):  # these take a message's id
+        kwargs = {"pk": session.messages.filter(role="assistant").first().pk}
     url = reverse(name, kwargs=kwargs)
     client = APIClient()
     if people[role] is not None:

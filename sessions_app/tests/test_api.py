@@ -170,9 +170,10 @@ def test_follow_up_failure_then_retry(user_api, user, fake_llm):
     )
     assert response.status_code == 504
     assert response.json()["session_id"] == session.pk
-    assert Message.objects.get(role="user").status == MessageStatus.FAILED
+    assert Message.objects.get(role="user").status == MessageStatus.OK
     detail = user_api.get(f"/api/sessions/{session.pk}/").json()
-    assert detail["messages"][-1]["status"] == "failed"
+    assert [m["status"] for m in detail["messages"][-2:]] == ["ok", "failed"]
+    assert "error" not in detail["messages"][-1]  # the error's words are the owner's only
 
     response = user_api.post(f"/api/sessions/{session.pk}/retry/")
     assert response.status_code == 201

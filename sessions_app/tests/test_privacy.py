@@ -93,6 +93,7 @@ PUBLIC_API_FIELDS = {
     "content",
     "content_html",
     "status",
+    "model",
 }
 
 

@@ -79,11 +79,14 @@ def test_model_failure_keeps_the_session_and_gives_the_unit_back(user, coach, fa
     assert exc.value.status_code == 503
     session = CoachingSession.objects.get()
     assert session.prompts.count() == 3
-    assert not session.messages.exists()
+    [failed] = session.messages.all()
+    assert (failed.role, failed.status) == ("assistant", MessageStatus.FAILED)
+    assert exc.value.message == failed
     assert quota_get(user=user).used == 0
 
     _none, reply = session_retry(session=session, user=user)
     assert reply.role == "assistant"
+    assert reply.status == MessageStatus.OK
     assert quota_get(user=user).used == 1
 
 
@@ -108,24 +111,28 @@ def test_follow_up_stores_user_message_then_reply(user, coach, fake_llm):
     assert history[-2] == {"role": "assistant", "content": "**Plan**"}
 
 
-def test_follow_up_failure_keeps_the_message_marked_failed(user, coach, fake_llm):
+def test_follow_up_failure_keeps_the_message_and_marks_the_reply_failed(user, coach, fake_llm):
     session = make_session(owner=user, coach=coach)
     fake_llm.queue(LLMTimeout())
     with pytest.raises(ReplyFailed) as exc:
         message_send(session=session, user=user, content="Still there?")
     assert exc.value.status_code == 504
-    failed = Message.objects.get(session=session, role="user")
+    asked = Message.objects.get(session=session, role="user")
+    assert asked.status == MessageStatus.OK
+    failed = Message.objects.filter(session=session, role="assistant").latest("id")
     assert failed.status == MessageStatus.FAILED
     assert "too long" in failed.error
     assert quota_get(user=user).used == 0
 
     fake_llm.queue("Yes!")
     retried, reply = session_retry(session=session, user=user)
-    assert retried.pk == failed.pk
-    retried.refresh_from_db()
-    assert retried.status == MessageStatus.OK and retried.error == ""
+    assert retried.pk == asked.pk
     assert reply.content == "Yes!"
     assert fake_llm.calls[-1][-1] == {"role": "user", "content": "Still there?"}
+    assert fake_llm.calls[-1][-2]["role"] == "assistant"  # not the failed reply:
+    assert fake_llm.calls[-1][-2]["content"] == "**Plan**"
+    failed.refresh_from_db()
+    assert failed.status == MessageStatus.FAILED  # kept in the history
 
 
 def test_failed_messages_are_left_out_of_later_history(user, coach, fake_llm):

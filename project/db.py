@@ -1,0 +1,64 @@
+"""Short database steps from async code, without holding a connection in between.
+
+Django's ORM is sync. Async code groups its queries into short sync functions and runs
+each through `db_step` (one thread hop per group, not per query). Where that runs:
+
+- Under an ASGI server, on a small shared pool of threads (COACH_DB_THREADS). The
+  step's connection is released when it ends (back to the psycopg pool on PostgreSQL),
+  so a turn that waits on the model for a minute holds no connection.
+- Inside `async_to_sync` from sync code (tests, management commands, a sync view), on
+  the caller's own thread, with its connection and any transaction it has open.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from asgiref.sync import AsyncToSync, sync_to_async
+from django.conf import settings
+from django.db import connections
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _shared_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=settings.COACH_DB_THREADS, thread_name_prefix="db-step"
+            )
+    return _executor
+
+
+def _has_sync_caller() -> bool:
+    # asgiref records the waiting sync thread of an enclosing async_to_sync here.
+    return getattr(AsyncToSync.executors, "current", None) is not None
+
+
+def release_connections() -> None:
+    """Close this thread's connections, unless one is inside a transaction (a test's)."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+async def db_step(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run `func(*args, **kwargs)`, a short piece of sync database work, from async code."""
+    if _has_sync_caller():
+        return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
+
+    def step() -> R:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            release_connections()
+
+    return await sync_to_async(step, thread_sensitive=False, executor=_shared_executor())()
