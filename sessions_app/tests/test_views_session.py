@@ -1,11 +1,26 @@
+import re
+
 import pytest
+from django.utils import timezone
 
 from coach.llm import LLMTimeout
 from coach.services import quota_reserve
-from sessions_app.models import CoachingSession, Message, MessageStatus
+from sessions_app.models import CoachingSession, Message, MessageRole, MessageStatus
 from sessions_app.tests.factories import make_session
+from sessions_app.tests.public_builders import build_session
 
 pytestmark = pytest.mark.django_db
+
+
+def tag_hidden(body: str, element_id: str) -> bool:
+    """Whether the element with this id is rendered with the `hidden` attribute."""
+    tag = re.search(rf'<[a-z]+ [^>]*id="{element_id}"[^>]*>', body)
+    assert tag, f"no #{element_id}"
+    return re.search(r"\shidden[\s>]", tag.group(0)) is not None
+
+
+def retry_hidden(body: str) -> bool:
+    return tag_hidden(body, "retry-form")
 
 
 @pytest.fixture
@@ -35,6 +50,12 @@ def test_owner_gets_the_message_box_and_quota(user_client, session):
     assert 'name="content"' in body
     assert "5 of 5 coach requests left today" in body
     assert "Delete this session" in body
+    # With JavaScript the box streams through the API; without, it posts to the page.
+    assert f'action="/sessions/{session.pk}/messages/"' in body
+    assert f'data-stream-post="/api/sessions/{session.pk}/messages/?render=html"' in body
+    assert f'data-stream-post="/api/sessions/{session.pk}/retry/?render=html"' in body
+    assert retry_hidden(body)
+    assert "hx-post" not in body
 
 
 def test_missing_session_is_404(client):
@@ -54,18 +75,6 @@ def test_follow_up_without_javascript_redirects_back(user_client, session, fake_
     assert "4 of 5 coach requests left today" in body
 
 
-def test_follow_up_with_htmx_returns_the_new_turns(user_client, session, fake_llm):
-    fake_llm.queue("Box breathing.")
-    response = user_client.post(
-        f"/sessions/{session.pk}/messages/", {"content": "Shorter?"}, HTTP_HX_REQUEST="true"
-    )
-    body = response.content.decode()
-    assert response.status_code == 200
-    assert "<html" not in body
-    assert "Shorter?" in body and "Box breathing." in body
-    assert 'hx-swap-oob="true"' in body  # a fresh message box
-
-
 def test_empty_follow_up_is_refused_with_a_form_error(user_client, session, fake_llm):
     response = user_client.post(f"/sessions/{session.pk}/messages/", {"content": "  "})
     assert response.status_code == 400
@@ -83,33 +92,160 @@ def test_over_long_follow_up_is_refused_and_kept(user_client, session, fake_llm)
 
 def test_failed_follow_up_is_kept_and_can_be_retried(user_client, user, session, fake_llm):
     fake_llm.queue(LLMTimeout())
-    response = user_client.post(
-        f"/sessions/{session.pk}/messages/", {"content": "Are you there?"}, follow=True
-    )
-    body = response.content.decode()
+    response = user_client.post(f"/sessions/{session.pk}/messages/", {"content": "Are you there?"})
+    failed = Message.objects.filter(role="assistant").latest("id")
+    assert response.status_code == 302
+    assert response["Location"] == f"/sessions/{session.pk}/#message-{failed.pk}"
+    # The reply carries the failure; what the user wrote is delivered and stays.
+    assert failed.status == MessageStatus.FAILED
+    assert Message.objects.get(role="user").status == MessageStatus.OK
+    body = user_client.get(response["Location"]).content.decode()
     assert "took too long" in body
     assert "Are you there?" in body
+    assert "The last reply did not finish." in body
     assert f'action="/sessions/{session.pk}/retry/"' in body
-    failed = Message.objects.get(role="user")
-    assert failed.status == MessageStatus.FAILED
+    assert not retry_hidden(body)
+    assert "5 of 5 coach requests left today" in body  # a failed call is not counted
 
     fake_llm.queue("Here I am.")
     response = user_client.post(f"/sessions/{session.pk}/retry/")
     assert response.status_code == 302
+    answer = Message.objects.filter(role="assistant").latest("id")
+    assert answer.content == "Here I am."
+    assert response["Location"] == f"/sessions/{session.pk}/#message-{answer.pk}"
     failed.refresh_from_db()
-    assert failed.status == MessageStatus.OK
-    assert Message.objects.filter(role="assistant").latest("id").content == "Here I am."
+    assert failed.status == MessageStatus.FAILED  # the old reply stays in the history
+    body = user_client.get(f"/sessions/{session.pk}/").content.decode()
+    assert retry_hidden(body)
 
 
-def test_failed_follow_up_with_htmx_shows_the_error_in_place(user_client, session, fake_llm):
-    fake_llm.queue(LLMTimeout())
-    response = user_client.post(
-        f"/sessions/{session.pk}/messages/", {"content": "Hello?"}, HTTP_HX_REQUEST="true"
+def test_a_failed_reply_keeps_its_text_and_its_reason_is_for_the_owner_only(
+    client, user, outsider, fake_llm
+):
+    session = make_session(owner=user)
+    Message.objects.create(session=session, role=MessageRole.USER, content="More?")
+    Message.objects.create(
+        session=session,
+        role=MessageRole.ASSISTANT,
+        content="First, breathe",
+        status=MessageStatus.FAILED,
+        error="The model server cannot be reached.",
     )
+    client.force_login(outsider)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "First, breathe" in body
+    assert "The reply broke off before the end." in body
+    assert "cannot be reached" not in body
+    client.force_login(user)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "The reply broke off before the end. The model server cannot be reached." in body
+    assert not retry_hidden(body)
+
+
+@pytest.mark.parametrize(
+    ("turns", "why"),
+    [
+        ([], "The coach has not answered yet."),
+        (
+            [("assistant", "Plan"), ("user", "And then?")],
+            "Your last message did not get an answer.",
+        ),
+    ],
+)
+def test_retry_box_for_a_turn_without_answer(user_client, user, turns, why):
+    session = build_session(owner=user, turns=turns)
+    body = user_client.get(f"/sessions/{session.pk}/").content.decode()
+    assert why in body
+    assert not retry_hidden(body)
+
+
+def test_interrupted_and_stopped_replies_say_so(user_client, user):
+    session = make_session(owner=user)
+    Message.objects.create(session=session, role=MessageRole.USER, content="Longer, please")
+    Message.objects.create(
+        session=session, role=MessageRole.ASSISTANT, content="Step one", status="stopped"
+    )
+    body = user_client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "Stopped before the end." in body
+    assert retry_hidden(body)  # a stopped reply is an answer
+
+    Message.objects.create(session=session, role=MessageRole.USER, content="Go on")
+    Message.objects.create(
+        session=session, role=MessageRole.ASSISTANT, content="", status="interrupted"
+    )
+    body = user_client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "The reply was interrupted before the end." in body
+    assert not retry_hidden(body)
+
+
+def streaming_reply(session, content="So far, so"):
+    now = timezone.now()
+    return Message.objects.create(
+        session=session,
+        role=MessageRole.ASSISTANT,
+        content=content,
+        status=MessageStatus.STREAMING,
+        claimed_at=now,
+        heartbeat_at=now,
+    )
+
+
+def test_a_reply_being_written_is_shown_with_its_stream(client, user_client, user):
+    session = make_session(owner=user)
+    Message.objects.create(session=session, role=MessageRole.USER, content="More?")
+    reply = streaming_reply(session)
+    response = user_client.get(f"/sessions/{session.pk}/")
     body = response.content.decode()
-    assert response.status_code == 200
-    assert "Hello?" in body and "took too long" in body
-    assert "/retry/" in body
+    assert response.context["streaming_message"] == reply
+    assert f'data-stream-url="/api/messages/{reply.pk}/stream/?render=html"' in body
+    assert "So far, so" in body
+    assert "The coach is writing…" in body
+    assert not tag_hidden(body, "composer-busy")  # "wait for the reply" for the owner
+    assert retry_hidden(body)  # nothing to retry while it is written
+    assert "js/stream.js" in body
+
+    # Anyone reading the session follows it too.
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert f'data-stream-url="/api/messages/{reply.pk}/stream/?render=html"' in body
+
+    Message.objects.filter(pk=reply.pk).update(content="")
+    body = user_client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "Waiting for the model…" in body
+
+
+def test_a_finished_page_has_no_stream(user_client, session):
+    response = user_client.get(f"/sessions/{session.pk}/")
+    assert response.context["streaming_message"] is None
+    body = response.content.decode()
+    assert "data-stream-url" not in body
+    assert tag_hidden(body, "composer-busy")
+
+
+def test_follow_up_while_a_reply_streams_is_refused_and_kept(user_client, user, fake_llm):
+    session = make_session(owner=user)
+    streaming_reply(session)
+    response = user_client.post(f"/sessions/{session.pk}/messages/", {"content": "my words"})
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert "The coach is still writing the last reply." in body
+    assert "my words" in body
+    assert not Message.objects.filter(role="user").exists()
+    assert not fake_llm.calls
+
+
+def test_retry_while_a_reply_streams_says_so(user_client, user, fake_llm):
+    session = make_session(owner=user)
+    streaming_reply(session)
+    response = user_client.post(f"/sessions/{session.pk}/retry/", follow=True)
+    assert "The coach is still writing a reply." in response.content.decode()
+    assert not fake_llm.calls
+
+
+def test_retry_with_nothing_to_retry(user_client, session, fake_llm):
+    response = user_client.post(f"/sessions/{session.pk}/retry/", follow=True)
+    assert response.redirect_chain[-1][0] == f"/sessions/{session.pk}/"
+    assert "no failed or unanswered turn" in response.content.decode()
+    assert not fake_llm.calls
 
 
 def test_at_the_limit_the_page_says_so_and_keeps_the_text(

@@ -5,7 +5,14 @@ import pytest
 from coach.llm import LLMUnavailable
 from coach.models import Coach
 from coach.services import quota_reserve
-from sessions_app.models import CoachingSession, CurrentState, Goal, Misc
+from sessions_app.models import (
+    CoachingSession,
+    CurrentState,
+    Goal,
+    MessageRole,
+    MessageStatus,
+    Misc,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +66,46 @@ def test_whole_wizard_creates_the_session_and_first_reply(user_client, user, fak
     assert Goal.objects.get(session=session).tags == ["deep rest"]
     assert Misc.objects.get(session=session).text == "10 minutes before bed"
     assert session.messages.get().content == "## Your plan\n1. Breathe"
+
+
+def test_with_javascript_the_session_opens_at_once_and_its_page_streams_the_plan(
+    user_client, user, fake_llm
+):
+    walk_to_goal(user_client)
+    step(user_client, "goal", {"choice": "deep rest", "text": ""})
+    response = step(user_client, "misc", {"text": "10 minutes before bed"}, stream="1")
+
+    session = CoachingSession.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/sessions/{session.pk}/"
+    assert Misc.objects.get(session=session).text == "10 minutes before bed"
+    reply = session.messages.get()
+    assert reply.role == MessageRole.ASSISTANT
+    assert reply.status == MessageStatus.STREAMING
+    assert reply.content == ""
+    assert not fake_llm.calls  # the page's stream asks the model
+    body = user_client.get(response["Location"]).content.decode()
+    assert f'data-stream-url="/api/messages/{reply.pk}/stream/?render=html"' in body
+    assert "Waiting for the model…" in body
+    assert "4 of 5 coach requests left today" in body  # the unit is reserved
+
+
+def test_last_step_offers_streaming_to_javascript(user_client):
+    walk_to_goal(user_client)
+    body = step(user_client, "goal", {"choice": "deep rest"}).content.decode()
+    assert 'data-stream-field="stream"' in body
+    assert "The coach is writing your plan" in body  # the no-JavaScript wait
+
+
+def test_with_javascript_at_the_limit_nothing_is_opened(user_client, user, fake_llm, settings):
+    settings.COACH_DAILY_LIMIT = 1
+    quota_reserve(user=user)
+    walk_to_goal(user_client)
+    step(user_client, "goal", {"choice": "focus"})
+    response = step(user_client, "misc", {"text": "my careful notes"}, stream="1")
+    assert response.status_code == 429
+    assert b"my careful notes" in response.content
+    assert not CoachingSession.objects.exists()
 
 
 def test_coach_query_skips_the_first_step(user_client, fake_llm):
@@ -146,6 +193,9 @@ def test_model_failure_lands_on_the_session_with_a_retry(user_client, fake_llm):
     assert response.redirect_chain[-1][0] == f"/sessions/{session.pk}/"
     assert "cannot be reached" in body
     assert f'action="/sessions/{session.pk}/retry/"' in body
+    assert not re.search(r'<form [^>]*id="retry-form"[^>]*\shidden[\s>]', body)
+    reply = session.messages.get()
+    assert (reply.role, reply.status) == (MessageRole.ASSISTANT, MessageStatus.FAILED)
 
 
 def test_expired_wizard_starts_again_at_the_coach_step(user_client):
