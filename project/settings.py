@@ -69,7 +69,10 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
+    # Before staticfiles: its `runserver` leaves static files to the middleware, as in
+    # production, and it registers servestatic's system checks. (servestatic 4.4 deprecates
+    # the older name "servestatic.runserver_nostatic" in favour of this one.)
+    "servestatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
@@ -83,9 +86,11 @@ INSTALLED_APPS = [
     "sessions_app",
 ]
 
+# Every middleware here is async-capable (project/tests/test_middleware.py checks it): one
+# sync-only middleware would make Django run the whole chain, and every request, in a thread.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -95,7 +100,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "django_ratelimit.middleware.RatelimitMiddleware",
+    # django-ratelimit's own middleware is sync-only; ours turns Ratelimited into a 429.
+    "project.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -192,10 +198,10 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
-# Login and sign-up throttling per client IP (django-ratelimit).
+# Login and sign-up throttling per client IP (django-ratelimit); past the rate,
+# project.middleware.RatelimitMiddleware answers with ratelimited_view's 429.
 AUTH_RATE = os.environ.get("STEPWISE_AUTH_RATE", "10/m")
 RATELIMIT_IP_META_KEY = "project.http.client_ip"
-RATELIMIT_VIEW = "project.middleware.ratelimited_view"
 
 # --- I18n -------------------------------------------------------------------
 
@@ -211,16 +217,18 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# In development whitenoise serves straight from the app and project static folders.
-WHITENOISE_USE_FINDERS = DEBUG
-WHITENOISE_AUTOREFRESH = DEBUG
+# servestatic serves static files from the middleware, under uvicorn as under gunicorn:
+# in development straight from the app and project static folders (finders, re-scanned
+# on every request), in production the hashed, compressed files that collectstatic wrote.
+SERVESTATIC_USE_FINDERS = DEBUG
+SERVESTATIC_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "servestatic.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }

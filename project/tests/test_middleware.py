@@ -1,0 +1,102 @@
+"""The middleware chain under ASGI, the 429 of throttled views, and static files."""
+
+import logging
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.conf import settings as django_settings
+from django.core.exceptions import PermissionDenied
+from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpResponse
+from django.test import AsyncClient
+from django.urls import path
+from django.utils.module_loading import import_string
+from django_ratelimit.exceptions import Ratelimited
+
+from project.urls import urlpatterns as project_urlpatterns
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("project.tests.test_middleware")]
+
+
+def sync_throttled(request):
+    raise Ratelimited()
+
+
+async def async_throttled(request):
+    raise Ratelimited()
+
+
+async def async_forbidden(request):
+    raise PermissionDenied()
+
+
+async def async_fine(request):
+    return HttpResponse("fine")
+
+
+# The site's own URLs (the 429 page links to them) and a few views that raise.
+urlpatterns = [
+    *project_urlpatterns,
+    path("sync-throttled/", sync_throttled),
+    path("async-throttled/", async_throttled),
+    path("async-forbidden/", async_forbidden),
+    path("async-fine/", async_fine),
+]
+
+
+@pytest.mark.parametrize("dotted", django_settings.MIDDLEWARE)
+def test_every_middleware_is_async_capable(dotted):
+    # One sync-only middleware would make Django run the whole chain in a thread.
+    assert getattr(import_string(dotted), "async_capable", False), dotted
+
+
+def test_asgi_handler_adapts_nothing(settings, caplog):
+    # Django logs every sync/async adaptation of the chain (with DEBUG on).
+    settings.DEBUG = True
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        ASGIHandler()
+    assert not [r for r in caplog.records if "adapted" in r.getMessage()]
+
+
+def test_ratelimited_sync_view_answers_429(client):
+    response = client.get("/sync-throttled/")
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    assert b"Too many attempts" in response.content
+
+
+def test_ratelimited_async_view_answers_429():
+    response = async_to_sync(AsyncClient().get)("/async-throttled/")
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    assert b"Too many attempts" in response.content
+
+
+def test_ratelimited_answers_json_when_asked():
+    response = async_to_sync(AsyncClient().get)(
+        "/async-throttled/", headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 429
+    assert "Too many attempts" in response.json()["detail"]
+
+
+def test_other_exceptions_pass_through():
+    client = AsyncClient()
+    assert async_to_sync(client.get)("/async-forbidden/").status_code == 403
+    assert async_to_sync(client.get)("/async-fine/").content == b"fine"
+
+
+STATIC_CSS = f"/{django_settings.STATIC_URL.strip('/')}/css/site.css"
+
+
+def test_static_files_are_served(client):
+    response = client.get(STATIC_CSS)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+    assert b"".join(response)  # read as a WSGI server reads it
+
+
+def test_static_files_are_served_under_asgi():
+    response = async_to_sync(AsyncClient().get)(STATIC_CSS)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
