@@ -48,6 +48,7 @@ def with_async_tail(view_class: type, tail: Callable[..., Any]):
             # DRF negotiates its own answers (the errors) as JSON; the stream is ours.
             request.META["HTTP_ACCEPT"] = "application/json"
             request.META["STEPWISE_EVENT_STREAM"] = True
+            request.__dict__.pop("headers", None)  # a cached_property over META
         response = await db_step(drf_view, request, *args, **kwargs)
         if isinstance(response, api.TurnOpened | api.StopRequested):
             return await tail(request, response)

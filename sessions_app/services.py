@@ -281,9 +281,12 @@ def turns_stop_requested(*, message_ids: list[int]) -> list[int]:
     )
 
 
-def turn_close(*, message_id: int, content: str, reply: Reply | None, stopped: bool) -> Message:
-    """The reply ended well (`ok`) or was stopped by its owner (`stopped`, still counted)."""
-    fields: dict = {"content": content, "heartbeat_at": timezone.now()}
+def turn_close(
+    *, message_id: int, content: str, model: str, reply: Reply | None, stopped: bool
+) -> Message:
+    """The reply ended well (`ok`) or was stopped by its owner (`stopped`, still counted).
+    `model` is the model asked; the reply names the one that answered, if it came."""
+    fields: dict = {"content": content, "heartbeat_at": timezone.now(), "model_name": model[:200]}
     if reply is not None:
         fields.update(
             model_name=reply.model[:200],

@@ -159,8 +159,9 @@ async def _generate(run: TurnRun) -> None:
     error: LLMError | None = None
     interrupted = False
     next_flush = loop.time() + settings.COACH_STREAM_FLUSH_SECONDS
+    client = get_chat_client()
     try:
-        stream = get_chat_client().astream(run.turn.chat)
+        stream = client.astream(run.turn.chat)
         async with contextlib.aclosing(stream):
             async for item in stream:
                 if isinstance(item, Reply):
@@ -201,6 +202,7 @@ async def _generate(run: TurnRun) -> None:
                 services.turn_close,
                 message_id=run.message_id,
                 content=content,
+                model=client.model,
                 reply=reply,
                 stopped=run.stop_requested,
             )
