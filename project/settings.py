@@ -329,6 +329,33 @@ COACH_LLM_CONTEXT_TOKENS = env_int(
 )
 COACH_DAILY_LIMIT = env_int("COACH_DAILY_LIMIT", 5)
 
+# Streaming turns (docs/streaming.md): a turn runs as a task on the ASGI event loop, apart
+# from the request that started it.
+# At most this long between two writes of a streaming reply's text to the database.
+COACH_STREAM_FLUSH_SECONDS = env_float("COACH_STREAM_FLUSH_SECONDS", 2.0)
+# Pieces of a reply are coalesced this long before they go to readers.
+COACH_STREAM_COALESCE_SECONDS = env_float("COACH_STREAM_COALESCE_SECONDS", 0.05)
+# A streaming reply without a heartbeat for this long is marked interrupted, its unit given back.
+COACH_STREAM_STALE_SECONDS = env_float("COACH_STREAM_STALE_SECONDS", 120.0)
+# How often a generating process touches its running turns (well below the stale limit).
+COACH_STREAM_HEARTBEAT_SECONDS = env_float("COACH_STREAM_HEARTBEAT_SECONDS", 15.0)
+# Interval of the SSE `: ping` comment while nothing else is sent.
+COACH_STREAM_KEEPALIVE_SECONDS = env_float("COACH_STREAM_KEEPALIVE_SECONDS", 15.0)
+# Threads per process for the short database steps of detached turns (each borrows a
+# connection only for its step, so keep it at most DATABASE_POOL_MAX_SIZE).
+COACH_DB_THREADS = env_int("COACH_DB_THREADS", 4)
+# On SIGTERM, how long running turns may finish before they are marked interrupted. Must
+# stay below gunicorn's graceful_timeout (30 s, project/gunicorn.conf.py), after which
+# gunicorn kills the worker.
+COACH_SHUTDOWN_GRACE_SECONDS = env_float("COACH_SHUTDOWN_GRACE_SECONDS", 25.0)
+if COACH_STREAM_HEARTBEAT_SECONDS >= COACH_STREAM_STALE_SECONDS:
+    raise ImproperlyConfigured(
+        "COACH_STREAM_HEARTBEAT_SECONDS must be shorter than COACH_STREAM_STALE_SECONDS, or "
+        "every running turn would look dead and be marked interrupted."
+    )
+if COACH_DB_THREADS < 1:
+    raise ImproperlyConfigured("COACH_DB_THREADS must be at least 1.")
+
 # --- Logging ----------------------------------------------------------------
 
 LOGGING = {
