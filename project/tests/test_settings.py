@@ -3,7 +3,11 @@
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,3 +80,83 @@ def test_proxy_header_only_behind_proxy():
 def test_no_pending_migrations():
     result = run_manage("makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout
+
+
+POOL_CODE = (
+    "from django.conf import settings as s; d = s.DATABASES['default'];"
+    "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], d['OPTIONS'].get('pool'))"
+)
+
+
+def test_postgres_uses_a_pool_sized_from_the_environment():
+    url = "postgres://stepwise@127.0.0.1:5432/stepwise"
+    default = run_manage("shell", "--no-imports", "-c", POOL_CODE, DATABASE_URL=url)
+    assert default.returncode == 0, default.stderr
+    pool = {"min_size": 2, "max_size": 10, "timeout": 30.0}
+    assert default.stdout.strip() == f"0 False {pool}"
+
+    sized = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        POOL_CODE,
+        DATABASE_URL=url,
+        DATABASE_POOL_MIN_SIZE="1",
+        DATABASE_POOL_MAX_SIZE="20",
+        DATABASE_POOL_TIMEOUT="5",
+    )
+    assert sized.stdout.strip() == "0 False {'min_size': 1, 'max_size': 20, 'timeout': 5.0}"
+
+
+def test_pool_keeps_the_options_of_the_url():
+    code = "from django.conf import settings as s; print(sorted(s.DATABASES['default']['OPTIONS']))"
+    url = "postgres://stepwise@127.0.0.1:5432/stepwise?sslmode=require"
+    result = run_manage("shell", "--no-imports", "-c", code, DATABASE_URL=url)
+    assert result.stdout.strip() == "['pool', 'sslmode']", result.stderr
+
+
+def test_pool_sizes_are_checked():
+    result = run_manage(
+        "check",
+        DATABASE_URL="postgres://stepwise@127.0.0.1:5432/stepwise",
+        DATABASE_POOL_MIN_SIZE="5",
+        DATABASE_POOL_MAX_SIZE="4",
+    )
+    assert result.returncode != 0
+    assert "DATABASE_POOL_MAX_SIZE must be at least" in result.stderr
+
+
+def test_sqlite_has_no_pool():
+    result = run_manage("shell", "--no-imports", "-c", POOL_CODE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "False", "None"]
+
+
+def test_streaming_heartbeat_must_beat_the_stale_limit():
+    result = run_manage(
+        "check", COACH_STREAM_HEARTBEAT_SECONDS="60", COACH_STREAM_STALE_SECONDS="60"
+    )
+    assert result.returncode != 0
+    assert "COACH_STREAM_HEARTBEAT_SECONDS must be shorter" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_pool_lends_and_takes_back_connections():
+    """Under `make test-postgres`: more threads than connections, each with a short step."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (make test-postgres)")
+    pool = connection.pool
+    assert pool is not None
+    max_size = pool.max_size
+
+    def step(_: int) -> int:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                return cursor.fetchone()[0]
+        finally:
+            connection.close()  # back to the pool, as at the end of every request
+
+    with ThreadPoolExecutor(max_workers=max_size * 3) as threads:
+        assert sum(threads.map(step, range(max_size * 6))) == max_size * 6
+    assert pool.get_stats()["pool_size"] <= max_size
