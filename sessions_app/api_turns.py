@@ -65,14 +65,18 @@ def with_async_tail(view_class: type, tail: Callable[..., Any]):
 async def turn_tail(request: HttpRequest, opened: api.TurnOpened) -> HttpResponse:
     turn = opened.turn
     if request.META.get("STEPWISE_EVENT_STREAM"):
-        run = streaming.turn_start(turn)
         start = {
             "session_id": turn.session.pk,
             "user_message": _message_data(turn.user_message) if turn.user_message else None,
             "message": _message_data(turn.message),
         }
-        events = _events(request, streaming._follow_run(run, 0), start=start)
-        return _event_stream(events)
+        if not hasattr(request, "scope"):
+            # A WSGI server (or Django's sync test client) ends this event loop with the
+            # request, and a detached task with it: write the reply first, then send it.
+            message, _error = await streaming.turn_run(turn)
+            return _event_stream(_events(request, streaming.follow(message), start=start))
+        run = streaming.turn_start(turn)
+        return _event_stream(_events(request, streaming.follow_run(run), start=start))
     message, error = await streaming.turn_run(turn)
     if error is not None:
         body = {"detail": str(error), "session_id": turn.session.pk}

@@ -272,12 +272,12 @@ async def follow(message: Message, *, offset: int = 0) -> AsyncIterator[Event]:
         turn = await db_step(services.turn_claim, message_id=message.pk)
         if turn is not None:
             run = turn_start(turn)
-    events = _follow_run(run, offset) if run is not None else _follow_stored(message, offset)
+    events = follow_run(run, offset) if run is not None else _follow_stored(message, offset)
     async for event in events:
         yield event
 
 
-async def _follow_run(run: TurnRun, offset: int) -> AsyncIterator[Event]:
+async def follow_run(run: TurnRun, offset: int = 0) -> AsyncIterator[Event]:
     keepalive = settings.COACH_STREAM_KEEPALIVE_SECONDS
     while True:
         final, text = run.final, run.text

@@ -100,3 +100,40 @@ def test_concurrent_reservations_with_some_left(user, settings):
     assert len(taken) == 3
     assert all(isinstance(r, QuotaExceeded) for r in results if r not in taken)
     assert DailyUsage.objects.get(user=user).count == 5
+
+
+# The sync client reads the async stream through async_to_sync, and says so.
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous")
+def test_the_limit_holds_through_the_streaming_endpoint(user, fake_llm, settings):
+    """Twenty streamed follow-ups at once, each on its own connection: five streams."""
+    from django.test import Client
+
+    settings.COACH_DAILY_LIMIT = 5
+    sessions = iter([make_session(owner=user, replies=1) for _ in range(THREADS)])
+    lock = threading.Lock()
+    fake_llm.delay = 0.05
+
+    def send():
+        with lock:
+            session = next(sessions)
+        client = Client()
+        client.force_login(user)
+        response = client.post(
+            f"/api/sessions/{session.pk}/messages/",
+            {"content": "at once"},
+            content_type="application/json",
+            headers={"accept": "text/event-stream"},
+        )
+        body = b"".join(response) if response.streaming else response.content
+        return response.status_code, body.decode()
+
+    results = run_at_once(THREADS, send)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    streamed = [body for status, body in results if status == 200]
+    refused = [body for status, body in results if status == 429]
+    assert len(streamed) == 5 and len(refused) == THREADS - 5
+    assert all("event: done" in body for body in streamed)
+    assert all('"resets_at"' in body for body in refused)
+    assert len(fake_llm.calls) == 5
+    assert DailyUsage.objects.get(user=user).count == 5
