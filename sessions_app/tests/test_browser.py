@@ -1,8 +1,11 @@
-"""The whole product in a real browser: headless Chromium (Debian's) driven by Playwright.
+"""The whole product in a real browser: headless Chromium (Debian's) driven by Playwright,
+against the ASGI stack served by uvicorn (`asgi_live_server`, sessions_app/tests/conftest.py).
 
-Sign up, run the wizard, read the plan, send a follow-up without a reload, log out,
-then browse, filter and search the gallery as a visitor and read the session. A second
-test does the follow-up with JavaScript off. The model is faked at our boundary.
+Sign up, run the wizard, watch the plan stream in, send a follow-up without a reload,
+log out, then browse, filter and search the gallery as a visitor and read the session.
+Then streaming on its own: a reply grows while the box waits, Stop keeps the text so far,
+a reload mid-stream picks the reply up, a failed reply can be tried again, and the
+follow-up works with JavaScript off. The model is faked at our boundary, word by word.
 
 `STEPWISE_SCREENSHOTS=1 pytest -m browser` also saves docs/screenshots/*.png (desktop
 1280 and mobile 390 wide: the gallery, the wizard, a session).
@@ -11,15 +14,20 @@ test does the follow-up with JavaScript off. The model is faked at our boundary.
 import datetime as dt
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connections
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from coach.llm import LLMUnavailable
 from coach.models import Coach
-from sessions_app.models import CoachingSession
+from coach.testing.fakes import PartialFailure
+from sessions_app.models import CoachingSession, Message, MessageStatus
 from sessions_app.tests.public_builders import build_session
 
 pytestmark = [
@@ -65,7 +73,7 @@ FOLLOW_UP_REPLY = "Then try **5 minutes** first, and add a minute each night."
 
 
 @pytest.fixture
-def browser(live_server, monkeypatch):
+def browser(asgi_live_server, monkeypatch):
     """Headless Chromium, started after the test database is set up: Playwright's sync
     API runs an event loop in this thread, and Django then hands out fresh connection
     objects (asgiref's context-local storage), which would miss the serialized
@@ -165,24 +173,14 @@ def some_other_sessions(owner_names=("Ana", "Bo", "Chidi")) -> None:
     )
 
 
-RECORD_THINKING_STATE = """() => {
-  const note = document.getElementById("wizard-thinking");
-  const button = [...document.querySelectorAll("form button")].find(
-    (b) => b.textContent.trim() === "Get my plan");
-  new MutationObserver(() => {
-    if (!note.hidden && button.disabled) {
-      sessionStorage.setItem("thinking", "shown, button disabled");
-    }
-  }).observe(document.body, {attributes: true, subtree: true});
-}"""
-
-
-def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(browser, live_server, fake_llm):
+def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(
+    browser, asgi_live_server, fake_llm
+):
     from playwright.sync_api import expect
 
     some_other_sessions()
     fake_llm.queue(PLAN, FOLLOW_UP_REPLY)
-    base = live_server.url
+    base = asgi_live_server.url
     context, page, watcher = new_page(browser)
 
     # --- A visitor arrives and signs up from the call to action.
@@ -216,20 +214,24 @@ def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(browser, live_se
     page.keyboard.press("Enter")
     expect(page.get_by_text("Step 3 of 3")).to_be_visible()
     page.get_by_label(re.compile("^Anything else")).fill("10 minutes before bed")
-    # While the model writes the plan the page says so and the button cannot be pressed
-    # twice. Playwright cannot look at a page that is navigating away, so the page itself
-    # records what it showed (sessionStorage survives the navigation).
-    page.evaluate(RECORD_THINKING_STATE)
+    # With JavaScript the session opens at once; its page waits for the model, then shows
+    # the plan as it is written, with the message box disabled until it is done.
     fake_llm.delay = 0.8
     page.get_by_role("button", name="Get my plan").click()
-    expect(page.locator(".message--assistant")).to_have_count(1)
-    assert page.evaluate("sessionStorage.getItem('thinking')") == "shown, button disabled"
+    session = CoachingSession.objects.get(owner__username="newcomer")
+    expect(page).to_have_url(re.compile(rf"/sessions/{session.pk}/"))
+    reply = page.locator(".message--assistant")
+    expect(reply).to_have_count(1)
+    expect(reply.locator(".message-status")).to_have_text("Waiting for the model…")
+    expect(page.get_by_label("Your message to the coach")).to_be_disabled()
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    expect(reply).to_have_attribute("data-status", "ok")
+    expect(page.get_by_label("Your message to the coach")).to_be_enabled()
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
     fake_llm.delay = 0
 
     # --- The plan, rendered from Markdown and sanitised.
     expect(page.locator(".message--assistant")).to_have_count(1)
-    session = CoachingSession.objects.get(owner__username="newcomer")
-    expect(page).to_have_url(re.compile(rf"/sessions/{session.pk}/"))
     plan = page.locator(".message--assistant .prose")
     expect(plan.locator("h2")).to_have_text("Your plan for deep rest")
     expect(plan.locator("ol > li")).to_have_count(3)
@@ -239,14 +241,14 @@ def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(browser, live_se
     )
     assert page.locator(".prose img").count() == 0
 
-    # --- A follow-up without a page reload, with a visible "thinking" state.
+    # --- A follow-up without a page reload: the message shows at once, then the reply.
     page.evaluate("window.__samePage = 'yes'")
     fake_llm.delay = 0.8
     page.get_by_label("Your message to the coach").fill("What if I only have 5 minutes?")
     page.get_by_role("button", name="Send").click()
-    expect(page.locator("#composer-thinking")).to_be_visible()
+    expect(page.locator(".message--user")).to_have_text(re.compile("only have 5 minutes"))
     expect(page.locator(".message--assistant")).to_have_count(2)
-    expect(page.locator("#composer-thinking")).to_be_hidden()
+    expect(page.locator(".message--assistant").last).to_have_attribute("data-status", "ok")
     fake_llm.delay = 0
     expect(page.locator(".message--user")).to_have_text(re.compile("only have 5 minutes"))
     expect(page.locator(".message--assistant .prose strong").last).to_have_text("5 minutes")
@@ -323,23 +325,240 @@ def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(browser, live_se
     shoot_mobile(browser, session_url, "session-mobile.png")
 
 
-def test_follow_up_works_with_javascript_off(browser, live_server, fake_llm, django_user_model):
+def test_follow_up_works_with_javascript_off(
+    browser, asgi_live_server, fake_llm, django_user_model
+):
     from playwright.sync_api import expect
 
     owner = django_user_model.objects.create_user(username="nojs", password=PASSWORD)
     session = build_session(owner=owner, title="No script", turns=[("assistant", "Plan.")])
     fake_llm.queue("Reply **without** JavaScript.")
     context, page, watcher = new_page(browser, java_script_enabled=False)
-    page.goto(live_server.url + reverse("accounts:login"))
+    page.goto(asgi_live_server.url + reverse("accounts:login"))
     page.get_by_label("Username").fill("nojs")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.goto(live_server.url + session.get_absolute_url())
+    page.goto(asgi_live_server.url + session.get_absolute_url())
     expect(page.get_by_role("button", name="Copy link")).to_be_hidden()
     page.get_by_label("Your message to the coach").fill("And on weekends?")
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".message--assistant .prose strong")).to_have_text("without")
     expect(page.locator(".message--user")).to_have_text(re.compile("And on weekends"))
     assert Coach.objects.filter(slug="meditation-guide").exists()
+    assert watcher.problems == []
+    context.close()
+
+
+# --- Streaming ------------------------------------------------------------------------
+
+LONG_REPLY = (
+    "Start small tonight: dim the lights an hour before bed, put the phone in the hall, "
+    "breathe in for four and out for six, ten times, then write one line about your day "
+    "and let the rest of it wait until the morning comes round again."
+)
+
+# The page records what it shows while the reply is written: Playwright's polls could miss
+# a state between two looks, a MutationObserver sees every change.
+RECORD_STREAM = """() => {
+  window.__seen = [];
+  window.__csp = [];
+  document.addEventListener("securitypolicyviolation",
+    (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  const box = document.querySelector("#message-form textarea");
+  const record = () => {
+    const replies = document.querySelectorAll("#conversation .message--assistant");
+    const reply = replies[replies.length - 1];
+    if (!reply) { return; }
+    const status = reply.querySelector(".message-status");
+    window.__seen.push({
+      length: reply.querySelector(".message-body").textContent.length,
+      status: reply.getAttribute("data-status"),
+      label: status ? status.textContent : "",
+      boxDisabled: box.disabled,
+    });
+  };
+  new MutationObserver(record).observe(document.getElementById("conversation"),
+    {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
+def owner_page(browser, base, username="streamer", turns=(("assistant", "**Plan**: rest."),)):
+    """A logged-in owner (a session cookie, no login form) on a session of their own."""
+    from django.contrib.auth import get_user_model
+
+    owner = get_user_model().objects.create_user(username=username, password=PASSWORD)
+    session = build_session(owner=owner, title="Sleep better", turns=list(turns))
+    client = Client()
+    client.force_login(owner)
+    context, page, watcher = new_page(browser)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}])
+    page.goto(base + session.get_absolute_url())
+    return session, context, page, watcher
+
+
+def send(page, text: str) -> None:
+    page.get_by_label("Your message to the coach").fill(text)
+    page.get_by_role("button", name="Send").click()
+
+
+def test_a_reply_grows_while_the_box_waits(browser, asgi_live_server, fake_llm):
+    from playwright.sync_api import expect
+
+    fake_llm.queue(LONG_REPLY)
+    fake_llm.delay = 0.6
+    fake_llm.chunk_delay = 0.08
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    page.evaluate(RECORD_STREAM)
+    box = page.get_by_label("Your message to the coach")
+    send(page, "How do I start?")
+
+    # My message shows at once; the coach's bubble says it waits for the model.
+    expect(page.locator(".message--user")).to_have_text(re.compile("How do I start?"))
+    reply = page.locator(".message--assistant").last
+    expect(reply.locator(".message-status")).to_have_text("Waiting for the model…")
+    expect(box).to_be_disabled()
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    expect(page.get_by_role("button", name="Send")).to_be_hidden()
+    expect(reply.locator(".message-status")).to_have_text("The coach is writing…")
+    if os.environ.get("STEPWISE_STREAM_SHOTS"):
+        Path(os.environ["STEPWISE_STREAM_SHOTS"]).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=os.environ["STEPWISE_STREAM_SHOTS"] + "/mid-stream.png")
+    expect(reply).to_have_attribute("data-status", "ok", timeout=20_000)
+
+    stored = Message.objects.filter(session=session, role="assistant").latest("id")
+    assert stored.status == MessageStatus.OK
+    assert stored.content == LONG_REPLY
+    assert reply.locator(".message-body").inner_text().strip() == LONG_REPLY
+    expect(reply).to_have_id(f"message-{stored.pk}")
+    expect(reply.locator(".message-status")).to_have_count(0)
+    expect(box).to_be_enabled()
+    expect(box).to_have_value("")
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    if os.environ.get("STEPWISE_STREAM_SHOTS"):
+        page.screenshot(path=os.environ["STEPWISE_STREAM_SHOTS"] + "/done.png")
+
+    seen = page.evaluate("window.__seen")
+    writing = [s for s in seen if s["status"] == "streaming" and s["length"] > 0]
+    lengths = sorted({s["length"] for s in writing if s["length"] < len(LONG_REPLY)})
+    assert len(lengths) >= 2, seen  # seen growing, in pieces, before the end
+    assert all(s["boxDisabled"] for s in seen if s["status"] == "streaming")
+    assert any(s["label"] == "Waiting for the model…" for s in seen)
+    # Streaming needs nothing the CSP forbids: no inline script or style, no other origin.
+    assert page.evaluate("window.__csp") == []
+    assert watcher.problems == []
+    context.close()
+
+
+def test_stop_keeps_the_text_so_far(browser, asgi_live_server, fake_llm):
+    from playwright.sync_api import expect
+
+    fake_llm.queue(LONG_REPLY)
+    fake_llm.chunk_delay = 0.25
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    send(page, "Tell me everything.")
+    reply = page.locator(".message--assistant").last
+    expect(reply.locator(".message-status")).to_have_text("The coach is writing…")
+    page.get_by_role("button", name="Stop").click()
+
+    expect(reply).to_have_attribute("data-status", "stopped")
+    expect(reply.locator(".message-note")).to_have_text("Stopped before the end.")
+    expect(page.get_by_label("Your message to the coach")).to_be_enabled()
+    stored = Message.objects.filter(session=session, role="assistant").latest("id")
+    assert stored.status == MessageStatus.STOPPED
+    assert stored.content and len(stored.content) < len(LONG_REPLY)
+    assert LONG_REPLY.startswith(stored.content)
+    assert reply.locator(".message-body").inner_text().strip() == stored.content.strip()
+    # A stopped reply is an answer: nothing to retry, and the next message can go.
+    expect(page.locator("#retry-form")).to_be_hidden()
+    assert watcher.problems == []
+    context.close()
+
+
+def test_a_reload_mid_stream_picks_the_reply_up(browser, asgi_live_server, fake_llm):
+    from playwright.sync_api import expect
+
+    fake_llm.queue(LONG_REPLY)
+    fake_llm.chunk_delay = 0.15
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    send(page, "And tomorrow?")
+    reply = page.locator(".message--assistant").last
+    expect(reply.locator(".message-status")).to_have_text("The coach is writing…")
+    # The page renders what is stored, which the writer saves every couple of seconds.
+    stored = Message.objects.filter(session=session, role="assistant").latest("id")
+    deadline = time.monotonic() + 10
+    while not stored.content and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stored.refresh_from_db()
+    assert stored.status == MessageStatus.STREAMING and stored.content
+
+    response = page.reload()
+    # The text so far came with the page...
+    so_far = stored.content.split(" ")[0]
+    server_html = response.text()
+    assert f'data-stream-url="/api/messages/{stored.pk}/stream/?render=html"' in server_html
+    assert so_far in server_html
+    reply = page.locator(f"#message-{stored.pk}")
+    expect(reply.locator(".message-body")).to_contain_text(so_far)
+    expect(page.get_by_label("Your message to the coach")).to_be_disabled()
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    # ... and the page follows the rest, seen growing while it is written.
+    first_look = len(reply.locator(".message-body").inner_text())
+    page.wait_for_function(
+        "([id, n]) => { const r = document.getElementById(id);"
+        " return r.getAttribute('data-status') === 'streaming'"
+        " && r.querySelector('.message-body').textContent.length > n; }",
+        arg=[f"message-{stored.pk}", first_look],
+    )
+    expect(reply).to_have_attribute("data-status", "ok", timeout=20_000)
+    stored.refresh_from_db()
+    assert stored.content == LONG_REPLY
+    assert reply.locator(".message-body").inner_text().strip() == LONG_REPLY
+    expect(page.get_by_label("Your message to the coach")).to_be_enabled()
+    assert watcher.problems == []
+    context.close()
+
+
+def test_a_failed_reply_says_so_and_can_be_tried_again(browser, asgi_live_server, fake_llm):
+    from playwright.sync_api import expect
+
+    fake_llm.queue(PartialFailure("Begin with a walk", LLMUnavailable()), "Walk ten minutes.")
+    fake_llm.chunk_delay = 0.05
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    send(page, "Where do I begin?")
+    failed = page.locator(".message--assistant").last
+    expect(failed).to_have_attribute("data-status", "failed")
+    expect(failed.locator(".message-body")).to_have_text(re.compile("Begin with a walk"))
+    expect(failed.locator(".message-error")).to_contain_text("The reply broke off before the end.")
+    box = page.get_by_label("Your message to the coach")
+    expect(box).to_be_enabled()
+
+    page.get_by_role("button", name="Try again").click()
+    expect(page.locator(".message--assistant")).to_have_count(3)
+    expect(page.locator(".message--assistant").last).to_have_attribute("data-status", "ok")
+    expect(page.locator(".message--assistant").last).to_have_text(re.compile("Walk ten minutes."))
+    expect(page.get_by_role("button", name="Try again")).to_be_hidden()
+    statuses = list(
+        Message.objects.filter(session=session, role="assistant").values_list("status", flat=True)
+    )
+    assert statuses == [MessageStatus.OK, MessageStatus.FAILED, MessageStatus.OK]
+    assert watcher.problems == []
+    context.close()
+
+
+def test_a_refused_message_stays_in_the_box(browser, asgi_live_server, fake_llm, settings):
+    from playwright.sync_api import expect
+
+    from coach.services import quota_reserve
+
+    settings.COACH_DAILY_LIMIT = 1
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    quota_reserve(user=session.owner)  # used up in another tab
+    send(page, "my careful words")
+    expect(page.locator("#composer-errors")).to_contain_text("You have used all 1 coach requests")
+    expect(page.get_by_label("Your message to the coach")).to_have_value("my careful words")
+    expect(page.get_by_label("Your message to the coach")).to_be_enabled()
+    expect(page.locator(".message--user")).to_have_count(0)
+    assert not fake_llm.calls
     assert watcher.problems == []
     context.close()
