@@ -46,14 +46,19 @@
     try { return JSON.parse(text); } catch (e) { return null; }
   }
 
+  /* The API's URLs for message `id`, from the form's templates (made for message 0). */
+  function messageUrl(attribute, fallback, id) {
+    var template = (messageForm && messageForm.getAttribute(attribute)) || fallback;
+    return template.replace("/0/", "/" + encodeURIComponent(id) + "/");
+  }
+
   function streamUrl(id, lastId) {
-    var url = "/api/messages/" + encodeURIComponent(id) + "/stream/?render=html";
+    var url = messageUrl("data-resume-url", "/api/messages/0/stream/?render=html", id);
     return lastId ? url + "&last_event_id=" + encodeURIComponent(lastId) : url;
   }
 
   function stopUrl(id) {
-    var template = (messageForm && messageForm.getAttribute("data-stop-url")) || "/api/messages/0/stop/";
-    return template.replace("/0/", "/" + encodeURIComponent(id) + "/");
+    return messageUrl("data-stop-url", "/api/messages/0/stop/", id);
   }
 
   function formatNow() {
