@@ -382,6 +382,14 @@ RECORD_STREAM = """() => {
 }"""
 
 
+def shoot_stream(page, name: str) -> None:
+    """`STEPWISE_STREAM_SHOTS=<dir>` saves the streaming page's states there, to look at."""
+    folder = os.environ.get("STEPWISE_STREAM_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
 def owner_page(browser, base, username="streamer", turns=(("assistant", "**Plan**: rest."),)):
     """A logged-in owner (a session cookie, no login form) on a session of their own."""
     from django.contrib.auth import get_user_model
@@ -420,10 +428,9 @@ def test_a_reply_grows_while_the_box_waits(browser, asgi_live_server, fake_llm):
     expect(box).to_be_disabled()
     expect(page.get_by_role("button", name="Stop")).to_be_visible()
     expect(page.get_by_role("button", name="Send")).to_be_hidden()
+    expect(page.locator("#composer-quota")).to_contain_text("4 of 5 coach requests left today")
     expect(reply.locator(".message-status")).to_have_text("The coach is writing…")
-    if os.environ.get("STEPWISE_STREAM_SHOTS"):
-        Path(os.environ["STEPWISE_STREAM_SHOTS"]).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=os.environ["STEPWISE_STREAM_SHOTS"] + "/mid-stream.png")
+    shoot_stream(page, "streaming-mid.png")
     expect(reply).to_have_attribute("data-status", "ok", timeout=20_000)
 
     stored = Message.objects.filter(session=session, role="assistant").latest("id")
@@ -435,8 +442,7 @@ def test_a_reply_grows_while_the_box_waits(browser, asgi_live_server, fake_llm):
     expect(box).to_be_enabled()
     expect(box).to_have_value("")
     expect(page.get_by_role("button", name="Stop")).to_be_hidden()
-    if os.environ.get("STEPWISE_STREAM_SHOTS"):
-        page.screenshot(path=os.environ["STEPWISE_STREAM_SHOTS"] + "/done.png")
+    shoot_stream(page, "streaming-done.png")
 
     seen = page.evaluate("window.__seen")
     writing = [s for s in seen if s["status"] == "streaming" and s["length"] > 0]
@@ -559,6 +565,9 @@ def test_a_refused_message_stays_in_the_box(browser, asgi_live_server, fake_llm,
     expect(page.get_by_label("Your message to the coach")).to_have_value("my careful words")
     expect(page.get_by_label("Your message to the coach")).to_be_enabled()
     expect(page.locator(".message--user")).to_have_count(0)
+    # The page now says the day is used up, and Send waits for tomorrow.
+    expect(page.locator("#composer-quota")).to_contain_text("You have used all 1 coach requests")
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
     assert not fake_llm.calls
     assert watcher.problems == []
     context.close()

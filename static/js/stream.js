@@ -119,6 +119,25 @@
     return texts;
   }
 
+  /* Today's count changes when a turn opens (a unit is reserved) and may change back when
+   * it fails: take the fresh notice, and the Send button's state, from the page itself
+   * (server-rendered and translated; a parsed document runs no script). */
+  function refreshQuota() {
+    var current = document.getElementById("composer-quota");
+    if (!current || !window.DOMParser) { return; }
+    fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var fresh = page.getElementById("composer-quota");
+        if (fresh) { current.replaceWith(document.importNode(fresh, true)); }
+        var freshSend = page.getElementById("send-button");
+        if (freshSend && sendButton) { sendButton.disabled = freshSend.disabled; }
+      })
+      .catch(noop);
+  }
+
   /* --- Bubbles ---------------------------------------------------------------- */
 
   function newBubble(templateId) {
@@ -186,7 +205,10 @@
         bodyOf(t.userBubble).innerHTML = data.user_message.content_html; // escaped by the server
       }
     }
-    if (t.own && box) { box.value = ""; } // stored now: it is in the conversation
+    if (t.own) {
+      if (box) { box.value = ""; } // stored now: it is in the conversation
+      refreshQuota();
+    }
     if (retryForm) { retryForm.hidden = true; }
     var bubble = t.bubble || document.getElementById("message-" + message.id);
     if (!bubble) {
@@ -283,6 +305,7 @@
       setBusy(false);
       if (t.own && box) { box.focus(); }
     }
+    if (t.own) { refreshQuota(); }
   }
 
   /* --- Reading a POST's event stream ------------------------------------------- */
@@ -420,6 +443,7 @@
       t.finished = true;
       if (turn === t) { turn = null; setBusy(false); }
       showErrors(texts);
+      if (response.status === 429) { refreshQuota(); }
       if (t.wasRetry && retryForm && response.status !== 409) { retryForm.hidden = false; }
       if (box) { box.focus(); }
     });
