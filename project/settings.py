@@ -365,8 +365,8 @@ COACH_STREAM_KEEPALIVE_SECONDS = env_float("COACH_STREAM_KEEPALIVE_SECONDS", 15.
 # connection only for its step, so keep it at most DATABASE_POOL_MAX_SIZE).
 COACH_DB_THREADS = env_int("COACH_DB_THREADS", 4)
 # On SIGTERM, how long running turns may finish before they are marked interrupted. Must
-# stay below gunicorn's graceful_timeout (30 s, project/gunicorn.conf.py), after which
-# gunicorn kills the worker.
+# stay at least 3 s below gunicorn's graceful_timeout (30 s, project/gunicorn.conf.py, which
+# checks it), after which gunicorn kills the worker.
 COACH_SHUTDOWN_GRACE_SECONDS = env_float("COACH_SHUTDOWN_GRACE_SECONDS", 25.0)
 if COACH_STREAM_HEARTBEAT_SECONDS >= COACH_STREAM_STALE_SECONDS:
     raise ImproperlyConfigured(

@@ -290,12 +290,21 @@ def test_runlocal_starts_model_and_web_server_and_stops_both(tmp_path, sig):
 
 
 def test_runlocal_with_a_base_url_runs_only_the_web_server(tmp_path):
+    import http.client
+
     process, web_port, model_port = runlocal(
         tmp_path, OPENAI_BASE_URL="http://127.0.0.1:9/v1", COACH_LLM_MODEL="elsewhere"
     )
     try:
         assert wait_for(lambda: answers_http(web_port)), (tmp_path / "runlocal.log").read_text()
         assert not local_server.is_ready(model_port)
+        # The ASGI application under uvicorn, static files from ServeStatic's middleware.
+        connection = http.client.HTTPConnection("127.0.0.1", web_port, timeout=10)
+        connection.request("GET", "/static/css/site.css")
+        response = connection.getresponse()
+        assert (response.status, response.getheader("server")) == (200, "uvicorn")
+        assert response.getheader("content-type").startswith("text/css")
+        connection.close()
     finally:
         code = stop_runlocal(process, signal.SIGINT)
 
@@ -306,7 +315,7 @@ def test_runlocal_with_a_base_url_runs_only_the_web_server(tmp_path):
 
 
 def test_runlocal_stops_the_model_server_when_the_web_server_exits(tmp_path):
-    with socket.socket() as taken:  # the web port is taken: runserver gives up
+    with socket.socket() as taken:  # the web port is taken: uvicorn gives up
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         process, _web_port, model_port = runlocal(tmp_path, web_port=taken.getsockname()[1])
@@ -319,3 +328,43 @@ def test_runlocal_stops_the_model_server_when_the_web_server_exits(tmp_path):
     assert code != 0, log
     assert "The web server exited" in log
     assert local_server.port_is_free(model_port)
+
+
+EVERY_ADDRESS = "0.0.0.0"  # noqa: S104 - only parsed here, nothing binds to it
+
+
+@pytest.mark.parametrize(
+    ("addrport", "expected"),
+    [
+        ("8001", ("127.0.0.1", 8001)),
+        (f"{EVERY_ADDRESS}:8001", (EVERY_ADDRESS, 8001)),
+        ("0:8001", (EVERY_ADDRESS, 8001)),
+        ("[::1]:8001", ("::1", 8001)),
+    ],
+)
+def test_runlocal_reads_runserver_addresses(addrport, expected):
+    from coach.management.commands.runlocal import parse_addrport
+
+    assert parse_addrport(addrport) == expected
+
+
+@pytest.mark.parametrize("addrport", ["", "host:", "host:http", "127.0.0.1:70000"])
+def test_runlocal_refuses_bad_addresses(addrport):
+    from coach.management.commands.runlocal import parse_addrport
+
+    with pytest.raises(CommandError):
+        parse_addrport(addrport)
+
+
+def test_runlocal_web_command_is_uvicorn_on_the_asgi_application():
+    from coach.management.commands.runlocal import uvicorn_command
+
+    command = uvicorn_command("127.0.0.1", 8001, reload=True)
+    assert command[:4] == [sys.executable, "-m", "uvicorn", "project.asgi:application"]
+    assert "--reload" in command
+    assert "--no-proxy-headers" in command
+    watched = {Path(command[i + 1]) for i, arg in enumerate(command) if arg == "--reload-dir"}
+    base = Path(django_settings.BASE_DIR)
+    assert {base / "project", base / "coach", base / "templates"} <= watched
+    assert not any(part.startswith(".") for path in watched for part in path.parts[1:])
+    assert "--reload" not in uvicorn_command("127.0.0.1", 8001, reload=False)

@@ -2,8 +2,10 @@
 
 With neither OPENAI_API_KEY nor OPENAI_BASE_URL set, this starts llama-cpp-python's
 OpenAI-compatible server on 127.0.0.1:COACH_LOCAL_LLM_PORT (serving SmolLM2), waits
-until it answers, then runs `manage.py runserver`. Ctrl-C (or SIGTERM, or either
-process exiting) stops both. With a key or a base URL set, only the web server runs.
+until it answers, then serves the site under ASGI with uvicorn (`project.asgi`, as in
+production, so replies stream as they do there), restarting it when a source file
+changes. Static files come from the ServeStatic middleware. Ctrl-C (or SIGTERM, or
+either process exiting) stops both. With a key or a base URL set, only the web server runs.
 """
 
 from __future__ import annotations
@@ -16,10 +18,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from coach import local_server
+
+# Seconds uvicorn waits for open requests (a stream's reader, say) when it stops or
+# reloads, before it cancels them and lets running turns finish (as in production,
+# project/gunicorn.conf.py).
+WEB_REQUESTS_GRACE = 3
 
 
 class _Stop(Exception):
@@ -35,23 +43,25 @@ class Command(BaseCommand):
         "Run the development web server and, unless OPENAI_API_KEY or OPENAI_BASE_URL is "
         "set, the embedded local model server beside it. Ctrl-C stops both."
     )
-    requires_system_checks: list[str] = []  # runserver runs them
+    # The system checks run before handle() (uvicorn does not run them, unlike runserver).
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--port", type=int, default=8000, help="Web server port on 127.0.0.1 (8000)."
         )
         parser.add_argument(
-            "--addrport", help="Web server address and port, as for runserver (overrides --port)."
+            "--addrport",
+            help="Web server address and port, as for runserver: 8000, 0.0.0.0:8000 or "
+            "[::1]:8000 (overrides --port).",
         )
         parser.add_argument(
             "--noreload", action="store_true", help="Do not restart the web server on changes."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        addrport = options["addrport"] or f"127.0.0.1:{options['port']}"
-        web_command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "runserver"]
-        web_command += [addrport, *(["--noreload"] if options["noreload"] else [])]
+        host, port = parse_addrport(options["addrport"] or f"127.0.0.1:{options['port']}")
+        web_command = uvicorn_command(host, port, reload=not options["noreload"])
+        self.check_migrations()
 
         # Our own handler for SIGINT too: a shell starts background jobs with it ignored.
         stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -68,12 +78,27 @@ class Command(BaseCommand):
             children.append(("web server", local_server.spawn(web_command)))
             self._supervise(children)
         except _Stop:
-            self.stdout.write("Stopping…")
+            self.stdout.write("Stopping… (again to stop at once)")
         finally:
-            for _name, process in reversed(children):
-                local_server.stop(process)
+            # The web server first, while the model still answers the replies being written.
+            for name, process in reversed(children):
+                self._stop_child(name, process, stop_signals)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    @staticmethod
+    def _stop_child(
+        name: str, process: subprocess.Popen[bytes], stop_signals: tuple[signal.Signals, ...]
+    ) -> None:
+        # The web server gets the time its shutdown may take: open requests, then running
+        # turns (COACH_SHUTDOWN_GRACE_SECONDS) before they are marked interrupted.
+        timeout = WEB_REQUESTS_GRACE + settings.COACH_SHUTDOWN_GRACE_SECONDS + 5
+        try:
+            local_server.stop(process, timeout=timeout if name == "web server" else 10.0)
+        except _Stop:  # asked again while waiting: no more waiting
+            for sig in stop_signals:
+                signal.signal(sig, signal.SIG_IGN)
+            local_server.stop(process, timeout=0)
 
     def _start_model_server(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
         port = settings.COACH_LOCAL_LLM_PORT
@@ -113,3 +138,48 @@ class Command(BaseCommand):
                 if code is not None:
                     raise CommandError(f"The {name} exited (status {code}); stopping.")
             time.sleep(0.5)
+
+
+def parse_addrport(addrport: str) -> tuple[str, int]:
+    """runserver's forms: "8000", "0.0.0.0:8000", "0:8000" (every address), "[::1]:8000"."""
+    host, _, port = addrport.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if host == "0":
+        host = "0.0.0.0"  # noqa: S104 - what runserver means by "0", asked for explicitly
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise CommandError(f"{addrport!r} is not a port or address:port.")
+    return host, int(port)
+
+
+def uvicorn_command(host: str, port: int, *, reload: bool) -> list[str]:
+    """uvicorn serving project.asgi, as gunicorn's uvicorn workers do in production."""
+    base_dir = str(settings.BASE_DIR)
+    command = [sys.executable, "-m", "uvicorn", "project.asgi:application"]
+    command += ["--app-dir", base_dir, "--host", host, "--port", str(port)]
+    # No proxy in front of the development server: never take the client's address or
+    # scheme from X-Forwarded-* headers (uvicorn trusts them from 127.0.0.1 by default).
+    command += ["--no-proxy-headers"]
+    # Without a limit, one open stream would hold up a reload or Ctrl-C indefinitely.
+    command += ["--timeout-graceful-shutdown", str(WEB_REQUESTS_GRACE)]
+    if reload:
+        # Restart on what runserver's autoreloader reacts to: our Python code, templates
+        # (the cached template loader keeps them otherwise) and compiled translations. Only
+        # our own folders: watching all of BASE_DIR would take in .venv too.
+        command += ["--reload", "--reload-include", "*.html", "--reload-include", "*.mo"]
+        for folder in source_dirs():
+            command += ["--reload-dir", str(folder)]
+    return command
+
+
+def source_dirs() -> list[Path]:
+    """The project's own folders: its apps, `project`, template and locale folders."""
+    base = Path(settings.BASE_DIR)
+    folders = {base / "project", *map(Path, settings.LOCALE_PATHS)}
+    for engine in settings.TEMPLATES:
+        folders.update(map(Path, engine.get("DIRS", [])))
+    for app in apps.get_app_configs():
+        folder = Path(app.path)
+        ours = folder.is_relative_to(base) and "site-packages" not in folder.parts
+        if ours and not folder.relative_to(base).parts[0].startswith("."):  # not .venv
+            folders.add(folder)
+    return sorted(folder for folder in folders if folder.is_dir())
