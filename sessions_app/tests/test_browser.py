@@ -442,6 +442,7 @@ def test_a_reply_grows_while_the_box_waits(browser, asgi_live_server, fake_llm):
     expect(box).to_be_enabled()
     expect(box).to_have_value("")
     expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    expect(page.locator("#conversation time[data-local]")).to_have_count(0)  # the page's format
     shoot_stream(page, "streaming-done.png")
 
     seen = page.evaluate("window.__seen")

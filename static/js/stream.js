@@ -121,8 +121,9 @@
 
   /* Today's count changes when a turn opens (a unit is reserved) and may change back when
    * it fails: take the fresh notice, and the Send button's state, from the page itself
-   * (server-rendered and translated; a parsed document runs no script). */
-  function refreshQuota() {
+   * (server-rendered and translated; a parsed document runs no script). New bubbles take
+   * their time from it too, in the server's format. */
+  function refreshFromPage() {
     var current = document.getElementById("composer-quota");
     if (!current || !window.DOMParser) { return; }
     fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
@@ -134,6 +135,16 @@
         if (fresh) { current.replaceWith(document.importNode(fresh, true)); }
         var freshSend = page.getElementById("send-button");
         if (freshSend && sendButton) { sendButton.disabled = freshSend.disabled; }
+        Array.prototype.forEach.call(conversation.querySelectorAll("time[data-local]"), function (time) {
+          var bubble = time.closest(".message");
+          var stored = bubble && bubble.id ? page.getElementById(bubble.id) : null;
+          var storedTime = stored ? stored.querySelector("time") : null;
+          if (storedTime) {
+            time.textContent = storedTime.textContent;
+            time.setAttribute("datetime", storedTime.getAttribute("datetime") || "");
+            time.removeAttribute("data-local");
+          }
+        });
       })
       .catch(noop);
   }
@@ -147,6 +158,7 @@
     var time = bubble.querySelector("time");
     if (time) {
       time.setAttribute("datetime", new Date().toISOString());
+      time.setAttribute("data-local", ""); // until the page's own format comes
       time.textContent = formatNow();
     }
     return bubble;
@@ -207,7 +219,7 @@
     }
     if (t.own) {
       if (box) { box.value = ""; } // stored now: it is in the conversation
-      refreshQuota();
+      refreshFromPage();
     }
     if (retryForm) { retryForm.hidden = true; }
     var bubble = t.bubble || document.getElementById("message-" + message.id);
@@ -305,7 +317,7 @@
       setBusy(false);
       if (t.own && box) { box.focus(); }
     }
-    if (t.own) { refreshQuota(); }
+    if (t.own) { refreshFromPage(); }
   }
 
   /* --- Reading a POST's event stream ------------------------------------------- */
@@ -443,7 +455,7 @@
       t.finished = true;
       if (turn === t) { turn = null; setBusy(false); }
       showErrors(texts);
-      if (response.status === 429) { refreshQuota(); }
+      if (response.status === 429) { refreshFromPage(); }
       if (t.wasRetry && retryForm && response.status !== 409) { retryForm.hidden = false; }
       if (box) { box.focus(); }
     });
