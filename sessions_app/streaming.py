@@ -76,6 +76,7 @@ class TurnRun:
         self._pending: list[str] = []
         self._changed: asyncio.Future[None] = loop.create_future()
         self._publish_handle: asyncio.TimerHandle | None = None
+        self._published_at = float("-inf")
         self.stop_requested = False
         self.closing = False
         self.outcome: asyncio.Future[tuple[Message, LLMError | None]] = loop.create_future()
@@ -83,11 +84,15 @@ class TurnRun:
         self.task: asyncio.Task[None] | None = None
 
     def append(self, piece: str) -> None:
+        """Readers see a piece at once after a quiet spell (the first token is not held
+        back), and pieces that follow within COACH_STREAM_COALESCE_SECONDS together."""
         self._pending.append(piece)
         if self._publish_handle is None:
-            self._publish_handle = self.loop.call_later(
-                settings.COACH_STREAM_COALESCE_SECONDS, self._publish
-            )
+            wait = self._published_at + settings.COACH_STREAM_COALESCE_SECONDS - self.loop.time()
+            if wait <= 0:
+                self._publish()
+            else:
+                self._publish_handle = self.loop.call_later(wait, self._publish)
 
     def full_text(self) -> str:
         if self._pending:
@@ -100,6 +105,7 @@ class TurnRun:
             self._publish_handle.cancel()
             self._publish_handle = None
         self.full_text()
+        self._published_at = self.loop.time()
         changed, self._changed = self._changed, self.loop.create_future()
         changed.set_result(None)
 
