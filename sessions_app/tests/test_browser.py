@@ -526,6 +526,63 @@ def test_a_reload_mid_stream_picks_the_reply_up(browser, asgi_live_server, fake_
     context.close()
 
 
+# The network drops the POST's stream after a few pieces (the page cannot tell this from a
+# real drop: reading the body fails), and counts the EventSource connections it opens.
+BREAK_THE_POST_STREAM = """() => {
+  const fetch = window.fetch;
+  window.fetch = async (url, options) => {
+    const response = await fetch(url, options);
+    if (!String(url).includes("/messages/") || !response.body) { return response; }
+    const reader = response.body.getReader();
+    let pieces = 0;
+    const body = new ReadableStream({
+      async pull(controller) {
+        const {done, value} = await reader.read();
+        if (done) { controller.close(); return; }
+        controller.enqueue(value);
+        if (++pieces === 3) {
+          reader.cancel();
+          controller.error(new TypeError("network error"));
+        }
+      },
+    });
+    return new Response(body, {status: response.status, headers: response.headers});
+  };
+  const EventSource = window.EventSource;
+  window.__resumed = [];
+  window.EventSource = function (url) {
+    window.__resumed.push(url);
+    return new EventSource(url);
+  };
+  window.EventSource.CLOSED = EventSource.CLOSED;
+}"""
+
+
+def test_a_broken_connection_resumes_where_it_left_off(browser, asgi_live_server, fake_llm):
+    from playwright.sync_api import expect
+
+    fake_llm.queue(LONG_REPLY)
+    fake_llm.chunk_delay = 0.1
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    page.evaluate(BREAK_THE_POST_STREAM)
+    send(page, "Go on")
+    expect(page.locator(".message--assistant")).to_have_count(2)
+    reply = page.locator(".message--assistant").last
+    expect(reply).to_have_attribute("data-status", "ok", timeout=20_000)
+
+    stored = Message.objects.filter(session=session, role="assistant").latest("id")
+    resumed = page.evaluate("window.__resumed")
+    assert len(resumed) == 1
+    assert re.fullmatch(
+        rf"/api/messages/{stored.pk}/stream/\?render=html&last_event_id=\d+", resumed[0]
+    ), resumed
+    assert stored.content == LONG_REPLY
+    assert reply.locator(".message-body").inner_text().strip() == LONG_REPLY
+    expect(page.get_by_label("Your message to the coach")).to_be_enabled()
+    assert watcher.problems == []
+    context.close()
+
+
 def test_a_failed_reply_says_so_and_can_be_tried_again(browser, asgi_live_server, fake_llm):
     from playwright.sync_api import expect
 

@@ -209,15 +209,16 @@
   function onStart(t, data) {
     var message = (data && data.message) || {};
     if (message.id == null) { return; }
+    var first = t.id == null; // a resume starts again with the same message
     t.id = message.id;
-    if (t.userBubble && data.user_message) {
+    if (first && t.userBubble && data.user_message) {
       t.userBubble.id = "message-" + data.user_message.id;
       t.userBubble.classList.remove("message--sending");
       if (typeof data.user_message.content_html === "string") {
         bodyOf(t.userBubble).innerHTML = data.user_message.content_html; // escaped by the server
       }
     }
-    if (t.own) {
+    if (first && t.own) {
       if (box) { box.value = ""; } // stored now: it is in the conversation
       refreshFromPage();
     }
@@ -317,7 +318,7 @@
       setBusy(false);
       if (t.own && box) { box.focus(); }
     }
-    if (t.own) { refreshFromPage(); }
+    if (isOwner) { refreshFromPage(); }
   }
 
   /* --- Reading a POST's event stream ------------------------------------------- */
