@@ -387,5 +387,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The openai SDK's HTTP client logs every request at INFO; coach.llm logs each reply.
         "httpx2": {"level": "WARNING"},
+        # Not "uvicorn.error" nor "uvicorn.access": uvicorn sets them up itself, and under
+        # gunicorn its worker hands them gunicorn's error log and access log (`accesslog`
+        # in project/gunicorn.conf.py, one line a request, as before). Naming them here
+        # would drop those handlers.
     },
 }
