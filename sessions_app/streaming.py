@@ -109,9 +109,16 @@ class TurnRun:
         changed, self._changed = self._changed, self.loop.create_future()
         changed.set_result(None)
 
-    async def wait_changed(self, timeout: float) -> bool:
+    @property
+    def changed(self) -> asyncio.Future[None]:
+        """Resolved by the next publish. Take it before reading `text` and `final`, so
+        that a publish between the read and the wait is not missed."""
+        return self._changed
+
+    @staticmethod
+    async def wait(changed: asyncio.Future[None], timeout: float) -> bool:
         try:
-            await asyncio.wait_for(asyncio.shield(self._changed), timeout)
+            await asyncio.wait_for(asyncio.shield(changed), timeout)
         except TimeoutError:
             return False
         return True
@@ -286,6 +293,7 @@ async def follow(message: Message, *, offset: int = 0) -> AsyncIterator[Event]:
 async def follow_run(run: TurnRun, offset: int = 0) -> AsyncIterator[Event]:
     keepalive = settings.COACH_STREAM_KEEPALIVE_SECONDS
     while True:
+        changed = run.changed
         final, text = run.final, run.text
         if len(text) > offset:
             yield Delta(text=text[offset:], offset=len(text), so_far=text)
@@ -293,7 +301,7 @@ async def follow_run(run: TurnRun, offset: int = 0) -> AsyncIterator[Event]:
         if final is not None:
             yield Finished(final)
             return
-        if not await run.wait_changed(keepalive):
+        if not await run.wait(changed, keepalive):
             yield Ping()
 
 

@@ -500,3 +500,30 @@ def test_a_live_writer_is_not_expired(user, fake_llm, settings, owner_client):
     response = run(lambda: owner_client.post(f"/api/sessions/{session.pk}/retry/"))
     assert response.status_code == 409
     assert Message.objects.get(pk=message.pk).status == MessageStatus.STREAMING
+
+
+def test_a_reader_that_is_busy_when_the_reply_ends_still_hears_of_it(
+    user, fake_llm, owner_client, settings
+):
+    """The end of a reply published while a slow reader is between two reads (here: the
+    HTML throttle) reaches it at once, not at the next keep-alive."""
+    settings.COACH_STREAM_KEEPALIVE_SECONDS = 30
+    session = make_session(owner=user)
+    fake_llm.queue(PartialFailure("Half a", LLMTimeout()))
+    fake_llm.chunk_delay = 0.01
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        response = await owner_client.post(
+            f"/api/sessions/{session.pk}/messages/?render=html",
+            {"content": "Go"},
+            content_type="application/json",
+            headers=SSE,
+        )
+        events = await read_events(response)
+        return events, loop.time() - started
+
+    events, seconds = run(scenario)
+    assert events[-1]["event"] == "error"
+    assert seconds < 5
