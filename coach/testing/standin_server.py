@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import signal
 import sys
 import threading
 import time
@@ -516,16 +517,27 @@ def parse_args(argv: list[str] | None = None) -> StandinConfig:
     )
 
 
+def _stop_on_signal(signum: int, task: asyncio.Task | None) -> None:
+    print(f"stand-in: stopping on {signal.Signals(signum).name}", file=sys.stderr, flush=True)
+    if task is not None:
+        task.cancel()
+
+
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
     server = StandinServer(config)
 
     async def run() -> None:
         port = await server.start()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            # Say why it stops: a load test wants to tell this from a crash.
+            loop.add_signal_handler(signum, _stop_on_signal, signum, task)
         print(f"READY {port}", flush=True)
         await server.serve_forever()
 
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(run())
 
 
