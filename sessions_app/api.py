@@ -11,7 +11,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions_app.pagination import DeferredJoinPageNumberPagination
-from sessions_app.selectors import message_get_public, session_get_public, session_list_public
+from sessions_app.selectors import (
+    message_get_public,
+    session_get,
+    session_get_public,
+    session_list_public,
+)
 from sessions_app.serializers import (
     ErrorSerializer,
     ExchangeSerializer,
@@ -162,7 +167,7 @@ class SessionMessageCreateAPIView(APIView):
         },
     )
     def post(self, request, pk: int):
-        session = session_get_public(pk=pk)
+        session = session_get(pk=pk)
         serializer = MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         turn = message_open(
@@ -192,7 +197,7 @@ class SessionRetryAPIView(APIView):
         },
     )
     def post(self, request, pk: int):
-        turn = retry_open(session=session_get_public(pk=pk), user=request.user)
+        turn = retry_open(session=session_get(pk=pk), user=request.user)
         return TurnOpened(turn, exchange_body(turn))
 
 

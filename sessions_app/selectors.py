@@ -87,6 +87,14 @@ def session_get_public(*, pk: int) -> CoachingSession:
     return session
 
 
+def session_get(*, pk: int) -> CoachingSession:
+    """One session without its conversation (for writes). Raises Http404."""
+    session = CoachingSession.objects.select_related("coach", "owner").filter(pk=pk).first()
+    if session is None:
+        raise Http404(_("No such session."))
+    return session
+
+
 def session_list_owned(*, user) -> QuerySet[CoachingSession]:
     return session_list_public().filter(owner=user)
 

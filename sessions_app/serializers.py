@@ -78,6 +78,9 @@ class PromptSerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+_DATETIME = serializers.DateTimeField()
+
+
 class MessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     role = serializers.CharField()
@@ -100,6 +103,19 @@ class MessageSerializer(serializers.Serializer):
 
     def get_content_html(self, message) -> str:
         return render_message(message)
+
+    def to_representation(self, message) -> dict:
+        # Every streamed turn sends messages in its start and done events; DRF's field
+        # machinery would cost more CPU than the turn's own database work. Same fields.
+        return {
+            "id": message.pk,
+            "role": message.role,
+            "content": message.content,
+            "content_html": render_message(message),
+            "status": message.status,
+            "model": message.model_name,
+            "created_at": _DATETIME.to_representation(message.created_at),
+        }
 
 
 class SessionSummarySerializer(serializers.Serializer):
