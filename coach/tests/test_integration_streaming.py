@@ -7,7 +7,8 @@ from django.test import AsyncClient
 from coach.llm import use_chat_client
 from sessions_app.models import Message
 from sessions_app.tests.factories import make_session
-from sessions_app.tests.test_api_turns import read_events, text_of
+from sessions_app.tests.sse import text_of
+from sessions_app.tests.test_api_turns import read_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

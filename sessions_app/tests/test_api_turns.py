@@ -7,7 +7,6 @@ detached turn run on the test's own thread and connection (project.db.db_step).
 
 import asyncio
 import datetime as dt
-import json
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -21,6 +20,7 @@ from coach.testing.fakes import PartialFailure
 from sessions_app.models import Message, MessageStatus
 from sessions_app.services import PromptAnswer, session_open
 from sessions_app.tests.factories import make_session
+from sessions_app.tests.sse import parse_block, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -55,20 +55,6 @@ def outsider_client(outsider):
     return client_for(outsider)
 
 
-def parse_block(block: str) -> dict:
-    event: dict = {"id": None, "event": None, "data": None, "comment": False}
-    for line in block.splitlines():
-        if line.startswith(":"):
-            event["comment"] = True
-        elif line.startswith("id: "):
-            event["id"] = int(line[4:])
-        elif line.startswith("event: "):
-            event["event"] = line[7:]
-        elif line.startswith("data: "):
-            event["data"] = json.loads(line[6:])
-    return event
-
-
 async def read_events(response, *, limit: int | None = None) -> list[dict]:
     """Parse the SSE body; stop (like a client closing the tab) after `limit` deltas."""
     events, buffer, deltas = [], "", 0
@@ -86,10 +72,6 @@ async def read_events(response, *, limit: int | None = None) -> list[dict]:
     finally:
         await iterator.aclose()
     return events
-
-
-def text_of(events: list[dict]) -> str:
-    return "".join(e["data"]["text"] for e in events if e["event"] == "delta")
 
 
 async def wait_until_finished(message_id: int, timeout: float = 5.0) -> Message:

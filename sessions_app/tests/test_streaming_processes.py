@@ -26,6 +26,7 @@ from django.db import connection
 
 from coach.local_server import free_port
 from coach.testing.standin_server import StandinConfig, StandinServer
+from sessions_app.tests.sse import parse_block, text_of
 
 BASE_DIR = Path(settings.BASE_DIR)
 STALE_SECONDS = 3
@@ -137,33 +138,25 @@ class EventStream:
         assert self.response.status == 200, self.response.read()
 
     def events(self) -> Iterator[dict]:
-        event: dict = {}
+        lines: list[str] = []
         while True:
             line = self.response.readline()
             if not line:
                 return
             line = line.decode().rstrip("\n")
-            if not line:
-                if event.get("event"):
-                    yield event
-                    if event["event"] in ("done", "error"):
-                        return
-                event = {}
-            elif line.startswith("id: "):
-                event["id"] = int(line[4:])
-            elif line.startswith("event: "):
-                event["event"] = line[7:]
-            elif line.startswith("data: "):
-                event["data"] = json.loads(line[6:])
+            if line:
+                lines.append(line)
+                continue
+            event, lines = parse_block("\n".join(lines)), []
+            if event["event"]:
+                yield event
+                if event["event"] in ("done", "error"):
+                    return
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.conn.sock.shutdown(2)
         self.conn.close()
-
-
-def text_of(events: list[dict]) -> str:
-    return "".join(e["data"]["text"] for e in events if e["event"] == "delta")
 
 
 def take(stream: EventStream, deltas: int) -> list[dict]:
