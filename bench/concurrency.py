@@ -3,8 +3,9 @@
     python bench/concurrency.py                        # SQLite, sizes 50, 200, 1000
     python bench/concurrency.py --db both --json out.json
     python bench/concurrency.py --quick                # smoke run: sizes 5 and 20
-    python bench/concurrency.py --app-dir /tmp/stepwise-before --modes json
-                                                       # the same bench against another checkout
+    git worktree add /tmp/stepwise-before 6deb010     # the code before streaming
+    python bench/concurrency.py --app-dir /tmp/stepwise-before --python /tmp/venv/bin/python \
+        --modes json,instant --label before            # its own Procfile, in a venv of its own
 
 Starts the site exactly as the Procfile's `web:` line does (whatever that line says), with
 the model replaced by the stand-in server (coach/testing/standin_server.py: 50 words over
@@ -25,8 +26,10 @@ Then, for each size N:
 - **whole-reply burst**: the same without the SSE Accept header (201 expected).
 - meanwhile, from a separate process, `GET /api/coaches/` on a fixed schedule (20/s,
   open loop: the latency is counted from when the request was due).
-- the server's CPU seconds (master and workers, from /proc, before and after) per turn
-  and per relayed token, and its resident memory (sampled every 0.5 s).
+- the server's CPU seconds (master and workers, from /proc, before and after; less its idle
+  cost and the GETs', measured alone first) per turn and per relayed token, and its
+  resident memory (sampled every 0.5 s); on PostgreSQL also the database and Redis
+  servers' CPU and this database's counters in pg_stat_database, per turn.
 Then 1,000 (the largest size) turns with the stand-in waiting 8 s before the first token,
 and 50 sequential follow-ups with an instant model (one short session).
 
@@ -164,6 +167,46 @@ def machine_busy_seconds() -> float:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
     return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def server_pids(*names: str) -> list[int]:
+    """The top process of each running server called `names` (postmaster, redis-server):
+    its tree holds every backend."""
+    comm = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                comm[int(entry)] = Path(f"/proc/{entry}/comm").read_text().strip()
+    tops = []
+    for pid, name in comm.items():
+        if name in names:
+            fields = _stat(pid)
+            if fields and comm.get(int(fields[1])) not in names:
+                tops.append(pid)
+    return tops
+
+
+PG_STAT_COLUMNS = (
+    "xact_commit + xact_rollback",
+    "tup_returned",
+    "tup_fetched",
+    "tup_inserted",
+    "tup_updated",
+    "tup_deleted",
+)
+PG_STAT_NAMES = ("transactions", "rows_scanned", "rows_fetched", "inserted", "updated", "deleted")
+
+
+def pg_stats(url: str) -> dict[str, int]:
+    """This database's counters in pg_stat_database (every backend's, once flushed)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            f"SELECT {', '.join(PG_STAT_COLUMNS)} FROM pg_stat_database"  # noqa: S608 - constants
+            " WHERE datname = current_database()"
+        ).fetchone()
+    return dict(zip(PG_STAT_NAMES, (int(v) for v in row), strict=True))
 
 
 def rss_mib(pid: int) -> float:
@@ -756,6 +799,8 @@ class Context:
     tokens: int
     idle_cpu_per_s: float = 0.0  # the site's CPU a second, idle
     cpu_per_get: float = 0.0  # the site's CPU for one unrelated GET
+    pg_url: str = ""  # the scratch PostgreSQL database, when that is the one measured
+    db_pids: list[int] = field(default_factory=list)  # PostgreSQL's and Redis's servers
 
 
 def check_standin(ctx: Context) -> None:
@@ -800,6 +845,8 @@ async def burst(ctx: Context, n: int, *, sse: bool, label: str, tokens: int) -> 
     probe = Probe(ctx.port, ctx.args.get_rate, timeout + 30)
     sampler = RssSampler(ctx.site.pid)
     sampler_task = asyncio.ensure_future(sampler.run())
+    pg_before = await loop.run_in_executor(None, pg_stats, ctx.pg_url) if ctx.pg_url else None
+    db_before = sum(tree_cpu_seconds(pid) for pid in ctx.db_pids)
     cpu_before = tree_cpu_seconds(ctx.site.pid)
     standin_before = tree_cpu_seconds(ctx.standin.pid)
     client_before = time.process_time()
@@ -826,6 +873,7 @@ async def burst(ctx: Context, n: int, *, sse: bool, label: str, tokens: int) -> 
         standin_cpu = tree_cpu_seconds(ctx.standin.pid) - standin_before
         client_cpu = time.process_time() - client_before
         busy = machine_busy_seconds() - busy_before
+        db_cpu = sum(tree_cpu_seconds(pid) for pid in ctx.db_pids) - db_before
         sampler_task.cancel()
         sampler.sample()
         probe_rows = await loop.run_in_executor(None, probe.stop)
@@ -880,15 +928,25 @@ async def burst(ctx: Context, n: int, *, sse: bool, label: str, tokens: int) -> 
         "client_cpu_s": client_cpu,
         # Everything else the machine did meanwhile (the GET prober, and whatever else
         # runs on it): high values mean the figures were taken on a shared, busy machine.
-        "other_cpu_s": max(0.0, busy - cpu - standin_cpu - client_cpu),
+        "other_cpu_s": max(0.0, busy - cpu - standin_cpu - client_cpu - db_cpu),
+        # The PostgreSQL and Redis servers (whole servers: other users of them count too).
+        "db_server_cpu_s": db_cpu if ctx.db_pids else None,
+        "db_server_cpu_per_turn_ms": 1000 * db_cpu / turns if ctx.db_pids and turns else None,
         "machine_cores": os.cpu_count(),
         "rss_max_mib": sampler.max_one,
         "rss_sum_mib": sampler.max_sum,
         "processes": sampler.processes,
     }
-    print_burst(result, flush=True)
     check_standin(ctx)
     left = await loop.run_in_executor(None, standin_wait_idle, ctx.standin_port)
+    if ctx.pg_url and pg_before is not None:
+        # Backends report their counters when idle for a while (up to 10 s): wait for it.
+        await asyncio.sleep(max(0.0, 11.0 - (loop.time() - started - wall)))
+        pg_after = await loop.run_in_executor(None, pg_stats, ctx.pg_url)
+        result["pg_per_turn"] = {
+            k: (pg_after[k] - pg_before[k]) / turns if turns else None for k in PG_STAT_NAMES
+        }
+    print_burst(result, flush=True)
     if left:
         print(f"   (the stand-in still had {left} streams open after 90 s)", flush=True)
     return result
@@ -988,6 +1046,19 @@ def print_burst(r: dict, flush: bool = False) -> None:
         f" anything else on the machine {r['other_cpu_s']:.1f} s in {r['wall_s']:.0f} s",
         flush=flush,
     )
+    if r.get("db_server_cpu_s") is not None:
+        print(
+            f"  {'':<22} PostgreSQL+Redis servers' CPU {r['db_server_cpu_s']:.1f} s"
+            f" = {fmt_s(r['db_server_cpu_per_turn_ms'], 1)} ms/turn",
+            flush=flush,
+        )
+    if r.get("pg_per_turn"):
+        per = r["pg_per_turn"]
+        print(
+            f"  {'':<22} per turn in pg_stat_database (GETs included): "
+            + ", ".join(f"{k} {fmt_s(v, 1)}" for k, v in per.items()),
+            flush=flush,
+        )
     for kind, detail in (r.get("error_examples") or {}).items():
         if detail:
             print(f"  {'':<22} e.g. {kind}: {detail[:240]}", flush=flush)
@@ -1123,6 +1194,8 @@ def run_database(db: str, args) -> dict:
             standin=standin,
             sessions=data["sessions"],
             tokens=args.tokens,
+            pg_url=database_url if db == "postgres" else "",
+            db_pids=server_pids("postgres", "redis-server") if db == "postgres" else [],
         )
         try:
             run_loop(measure(ctx, db, result))
