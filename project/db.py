@@ -4,8 +4,9 @@ Django's ORM is sync. Async code groups its queries into short sync functions an
 each through `db_step` (one thread hop per group, not per query). Where that runs:
 
 - Under an ASGI server, on a small shared pool of threads (COACH_DB_THREADS). The
-  step's connection is released when it ends (back to the psycopg pool on PostgreSQL),
-  so a turn that waits on the model for a minute holds no connection.
+  step's connection is released when it ends (back to the psycopg pool on PostgreSQL;
+  on SQLite each of these threads keeps its own), so a turn that waits on the model for
+  a minute holds no connection.
 - Inside `async_to_sync` from sync code (tests, management commands, a sync view), on
   the caller's own thread, with its connection and any transaction it has open.
 """
@@ -44,9 +45,14 @@ def _has_sync_caller() -> bool:
 
 
 def release_connections() -> None:
-    """Close this thread's connections, unless one is inside a transaction (a test's)."""
+    """Give this thread's connections back, unless one is inside a transaction (a test's).
+
+    A SQLite connection stays open: it is a file handle, not a server's slot, and each of
+    the few shared threads keeping its own is the pool. Opening one costs more than most
+    steps (Django registers its SQL functions and runs the PRAGMAs each time).
+    """
     for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
+        if not connection.in_atomic_block and connection.vendor != "sqlite":
             connection.close()
 
 

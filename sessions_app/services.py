@@ -204,8 +204,9 @@ def retry_open(*, session: CoachingSession, user: User) -> Turn:
 
 
 def _ensure_no_turn_in_progress(*, session: CoachingSession) -> None:
-    turns_expire_stale(session=session)
-    if Message.objects.filter(session=session, status=MessageStatus.STREAMING).exists():
+    streaming = Message.objects.filter(session=session, status=MessageStatus.STREAMING)
+    in_progress = streaming.values_list("pk", flat=True).first()
+    if in_progress is not None and not turns_expire_stale(message_ids=[in_progress]):
         raise TurnInProgress()
 
 
