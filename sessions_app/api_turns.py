@@ -18,6 +18,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from project.db import db_step
 from sessions_app import api, streaming
@@ -74,9 +77,11 @@ async def turn_tail(request: HttpRequest, opened: api.TurnOpened) -> HttpRespons
             # A WSGI server (or Django's sync test client) ends this event loop with the
             # request, and a detached task with it: write the reply first, then send it.
             message, _error = await streaming.turn_run(turn)
-            return _event_stream(_events(request, streaming.follow(message), start=start))
-        run = streaming.turn_start(turn)
-        return _event_stream(_events(request, streaming.follow_run(run), start=start))
+            events = streaming.follow(message)
+        else:
+            events = streaming.follow_run(streaming.turn_start(turn))
+        # DRF has authenticated the request: `request.user` is a user, not a lazy lookup.
+        return _event_stream(_events(request, events, start=start, viewer_id=request.user.pk))
     message, error = await streaming.turn_run(turn)
     if error is not None:
         body = {"detail": str(error), "session_id": turn.session.pk}
@@ -116,7 +121,7 @@ async def message_stream(request: HttpRequest, pk: int) -> HttpResponse:
             status=405,
             headers={"Allow": "GET"},
         )
-    message = await db_step(_message_or_none, pk)
+    message, viewer_id = await db_step(_message_and_viewer, request, pk)
     if message is None:
         return JsonResponse({"detail": _("No such message.")}, status=404)
     offset = _last_event_id(request)
@@ -129,18 +134,28 @@ async def message_stream(request: HttpRequest, pk: int) -> HttpResponse:
         "user_message": None,
         "message": _message_data(message),
     }
-    events = _events(request, streaming.follow(message, offset=offset), start=start)
-    return _event_stream(events)
+    events = streaming.follow(message, offset=offset)
+    return _event_stream(_events(request, events, start=start, viewer_id=viewer_id))
 
 
 message_stream.cls = api.MessageStreamSchema  # type: ignore[attr-defined]
 message_stream.initkwargs = {}  # type: ignore[attr-defined]
 
 
-def _message_or_none(pk: int) -> Message | None:
-    return (
-        streaming.message_refresh(message_id=pk) if Message.objects.filter(pk=pk).exists() else None
+def _message_and_viewer(request: HttpRequest, pk: int) -> tuple[Message | None, int | None]:
+    """The message (marked interrupted first if its writer died) and who reads it, by
+    session or token like the rest of the API: its owner gets the error's words."""
+    if not Message.objects.filter(pk=pk).exists():
+        return None, None
+    drf_request = Request(
+        request, authenticators=[auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
     )
+    try:
+        user = drf_request.user
+    except APIException:  # a wrong token reads as anyone would
+        user = None
+    viewer_id = user.pk if user is not None and user.is_authenticated else None
+    return streaming.message_refresh(message_id=pk), viewer_id
 
 
 def _last_event_id(request: HttpRequest) -> int | None:
@@ -170,11 +185,14 @@ def _sse(event: str, data: dict, *, event_id: int | None = None) -> bytes:
 
 
 async def _events(
-    request: HttpRequest, events: AsyncIterator[streaming.Event], *, start: dict
+    request: HttpRequest,
+    events: AsyncIterator[streaming.Event],
+    *,
+    start: dict,
+    viewer_id: int | None,
 ) -> AsyncIterator[bytes]:
     """The turn as server-sent events: `start`, `delta`s, then `done` or `error`."""
     with_html = request.GET.get("render") == "html"
-    loop = asyncio.get_running_loop()
     yield _sse("start", start)
     async for event in events:
         if isinstance(event, streaming.Ping):
@@ -185,18 +203,15 @@ async def _events(
                 data["html"] = str(render_markdown(event.so_far))
             yield _sse("delta", data, event_id=event.offset)
             if with_html:
-                rendered_at = loop.time()
-                await asyncio.sleep(
-                    max(0.0, rendered_at + HTML_RENDER_INTERVAL_SECONDS - loop.time())
-                )
+                await asyncio.sleep(HTML_RENDER_INTERVAL_SECONDS)
         else:
-            yield _end_event(request, event.message)
+            yield _end_event(event.message, viewer_id=viewer_id)
 
 
-def _end_event(request: HttpRequest, message: Message) -> bytes:
+def _end_event(message: Message, *, viewer_id: int | None) -> bytes:
     if message.status in (MessageStatus.OK, MessageStatus.STOPPED):
         return _sse("done", _message_data(message))
-    owner = request.user.is_authenticated and request.user.pk == message.session.owner_id
+    owner = viewer_id is not None and viewer_id == message.session.owner_id
     detail = message.error if owner and message.error else _("This reply failed.")
     return _sse("error", {"detail": detail, "message_id": message.pk, "status": message.status})
 

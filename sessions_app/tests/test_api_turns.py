@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from coach.llm import LLMTimeout, LLMUnavailable
 from coach.models import DailyUsage
@@ -398,18 +399,29 @@ def test_the_model_failing_mid_stream_keeps_the_text_and_gives_the_unit_back(
         events = await read_events(await post_message(owner_client, session))
         message_id = events[0]["data"]["message"]["id"]
         public = await read_events(await AsyncClient().get(f"/api/messages/{message_id}/stream/"))
+        # The owner following it (a reload) by session cookie, and by token, reads why.
+        followed = await read_events(await owner_client.get(f"/api/messages/{message_id}/stream/"))
+        by_token = await read_events(
+            await AsyncClient().get(
+                f"/api/messages/{message_id}/stream/",
+                headers={"authorization": f"Token {token}"},
+            )
+        )
         retried = await read_events(
             await owner_client.post(f"/api/sessions/{session.pk}/retry/", headers=SSE)
         )
-        return events, public, retried, message_id
+        return events, public, followed, by_token, retried, message_id
 
-    events, public, retried, message_id = run(scenario)
+    token = Token.objects.create(user=user).key
+    events, public, followed, by_token, retried, message_id = run(scenario)
     error = events[-1]
     assert error["event"] == "error"
     assert error["data"]["status"] == "failed"
     assert error["data"]["message_id"] == message_id
     assert "too long" in error["data"]["detail"]  # the owner reads why
     assert public[-1]["data"]["detail"] == "This reply failed."  # a visitor does not
+    assert followed[-1]["data"]["detail"] == by_token[-1]["data"]["detail"]
+    assert "too long" in followed[-1]["data"]["detail"]
     failed = Message.objects.get(pk=message_id)
     assert (failed.status, failed.content) == ("failed", "Half a plan")
     assert text_of(retried) == "The whole plan."
