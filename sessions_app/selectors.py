@@ -99,26 +99,39 @@ def session_list_owned(*, user) -> QuerySet[CoachingSession]:
     return session_list_public().filter(owner=user)
 
 
+# Why a turn may be asked again (PendingTurn.reason).
+RETRY_FIRST_PLAN = "first-plan"  # the session's first plan never came
+RETRY_UNANSWERED = "unanswered"  # the last message has no answer (stored before streaming)
+RETRY_FAILED = MessageStatus.FAILED.value
+RETRY_INTERRUPTED = MessageStatus.INTERRUPTED.value
+
+
 @dataclass(frozen=True)
 class PendingTurn:
     """A turn still waiting for the coach: the reply to `user_message`, or the first plan."""
 
     user_message: Message | None
+    reason: str
+
+
+def pending_turn_in(conversation: list[Message]) -> PendingTurn | None:
+    """The turn of this conversation (its messages in order) that failed, was interrupted
+    or never got its answer; None when every turn has one, or while a reply is written."""
+    if not conversation:
+        return PendingTurn(user_message=None, reason=RETRY_FIRST_PLAN)
+    last = conversation[-1]
+    if last.role == MessageRole.USER:
+        return PendingTurn(user_message=last, reason=RETRY_UNANSWERED)
+    if last.status not in RETRYABLE_STATUSES:
+        return None
+    answered = next((m for m in reversed(conversation) if m.role == MessageRole.USER), None)
+    return PendingTurn(user_message=answered, reason=last.status)
 
 
 def session_pending_turn(*, session: CoachingSession) -> PendingTurn | None:
-    """The turn that failed, was interrupted or never got its answer; None when every turn
-    has one, or while a reply is still being written."""
-    turns = Message.objects.filter(session=session).order_by("-created_at", "-id")
-    last = turns.first()
-    if last is None:
-        return PendingTurn(user_message=None)
-    if last.role == MessageRole.USER:
-        return PendingTurn(user_message=last)
-    if last.status in RETRYABLE_STATUSES:
-        answered = turns.filter(role=MessageRole.USER, created_at__lte=last.created_at)
-        return PendingTurn(user_message=answered.exclude(pk__gt=last.pk).first())
-    return None
+    return pending_turn_in(
+        list(Message.objects.filter(session=session).order_by("created_at", "id"))
+    )
 
 
 def session_streaming_message(*, session: CoachingSession) -> Message | None:

@@ -11,8 +11,8 @@ from coach.exceptions import QuotaExceeded
 from coach.selectors import quota_get
 from sessions_app import exceptions
 from sessions_app.forms import MessageForm
-from sessions_app.models import Message, MessageRole, MessageStatus
-from sessions_app.selectors import session_get_public, session_list_owned
+from sessions_app.models import Message, MessageStatus
+from sessions_app.selectors import pending_turn_in, session_get_public, session_list_owned
 from sessions_app.services import (
     message_send,
     session_delete,
@@ -20,41 +20,19 @@ from sessions_app.services import (
     session_retry,
 )
 
-# The turn that is still writing, and what the retry box says when a turn needs asking again.
-RETRY_FIRST_PLAN = "first-plan"
-RETRY_UNANSWERED = "unanswered"
-RETRY_FAILED = "failed"
-RETRY_INTERRUPTED = "interrupted"
-
 
 def streaming_message(conversation: list[Message]) -> Message | None:
     """The reply being written now, if any (a session has at most one turn in flight)."""
     return next((m for m in reversed(conversation) if m.status == MessageStatus.STREAMING), None)
 
 
-def retry_reason(conversation: list[Message]) -> str | None:
-    """Why the owner may ask again, or None: the first plan never came, the last message
-    got no answer, or the last reply failed or was interrupted. Never while one streams."""
-    if streaming_message(conversation) is not None:
-        return None
-    if not conversation:
-        return RETRY_FIRST_PLAN
-    last = conversation[-1]
-    if last.role == MessageRole.USER:
-        return RETRY_UNANSWERED
-    if last.status == MessageStatus.INTERRUPTED:
-        return RETRY_INTERRUPTED
-    if last.status == MessageStatus.FAILED:
-        return RETRY_FAILED
-    return None
-
-
 def owner_context(request, session, conversation, form: MessageForm | None = None) -> dict:
     """What the owner's message box needs: the form, a turn to retry, today's quota."""
+    pending = pending_turn_in(conversation)
     return {
         "is_owner": True,
         "form": form or MessageForm(),
-        "retry": retry_reason(conversation),
+        "retry": pending.reason if pending else None,
         "quota": quota_get(user=request.user),
     }
 
