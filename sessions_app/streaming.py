@@ -146,10 +146,16 @@ def turn_start(turn: Turn) -> TurnRun:
     run = TurnRun(turn, loop)
     _runs[run.message_id] = run
     run.task = loop.create_task(_generate(run), name=f"turn-{run.message_id}")
-    run.task.add_done_callback(lambda _task: _runs.pop(run.message_id, None))
+    run.task.add_done_callback(lambda _task: _ended(run))
     if loop not in _housekeepers:
         _housekeepers[loop] = loop.create_task(_housekeep(loop), name="turn-housekeeping")
     return run
+
+
+def _ended(run: TurnRun) -> None:
+    _runs.pop(run.message_id, None)
+    if run.final is None:
+        run._publish()  # wakes its readers, who go on from the stored message
 
 
 async def turn_run(turn: Turn) -> tuple[Message, LLMError | None]:
@@ -300,6 +306,13 @@ async def follow_run(run: TurnRun, offset: int = 0) -> AsyncIterator[Event]:
             offset = len(text)
         if final is not None:
             yield Finished(final)
+            return
+        if run.task is not None and run.task.done():
+            # The writer ended without storing its end (the database failed): what is
+            # stored, and the stale sweep, tell the rest.
+            message = await db_step(message_refresh, message_id=run.message_id)
+            async for event in _follow_stored(message, offset):
+                yield event
             return
         if not await run.wait(changed, keepalive):
             yield Ping()

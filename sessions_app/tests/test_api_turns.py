@@ -521,3 +521,27 @@ def test_a_reader_that_is_busy_when_the_reply_ends_still_hears_of_it(
     events, seconds = run(scenario)
     assert events[-1]["event"] == "error"
     assert seconds < 5
+
+
+def test_readers_of_a_writer_that_could_not_store_its_end_are_not_left_waiting(
+    user, fake_llm, owner_client, settings, monkeypatch
+):
+    from sessions_app import services
+
+    settings.COACH_STREAM_STALE_SECONDS = 1
+    settings.COACH_STREAM_HEARTBEAT_SECONDS = 0.5
+    session = make_session(owner=user)
+    fake_llm.queue("Nearly there.")
+
+    def database_gone(**kwargs):
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(services, "turn_close", database_gone)
+
+    async def scenario():
+        return await read_events(await post_message(owner_client, session))
+
+    events = run(scenario)
+    assert events[-1]["event"] == "error"
+    assert events[-1]["data"]["status"] == "interrupted"
+    assert quota_get(user=user).used == 0
