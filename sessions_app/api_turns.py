@@ -22,6 +22,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from coach.llm import LLMError
 from project.db import db_step
 from sessions_app import api, streaming
 from sessions_app.markdown import render_markdown
@@ -76,13 +77,19 @@ async def turn_tail(request: HttpRequest, opened: api.TurnOpened) -> HttpRespons
         if not hasattr(request, "scope"):
             # A WSGI server (or Django's sync test client) ends this event loop with the
             # request, and a detached task with it: write the reply first, then send it.
-            message, _error = await streaming.turn_run(turn)
+            try:
+                message, _error = await streaming.turn_run(turn)
+            except LLMError:  # its end could not be stored: follow what is
+                message = turn.message
             events = streaming.follow(message)
         else:
             events = streaming.follow_run(streaming.turn_start(turn))
         # DRF has authenticated the request: `request.user` is a user, not a lazy lookup.
         return _event_stream(_events(request, events, start=start, viewer_id=request.user.pk))
-    message, error = await streaming.turn_run(turn)
+    try:
+        message, error = await streaming.turn_run(turn)
+    except LLMError as exc:  # the reply's end could not be stored
+        message, error = None, exc
     if error is not None:
         body = {"detail": str(error), "session_id": turn.session.pk}
         return JsonResponse(body, status=error.status_code)

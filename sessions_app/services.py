@@ -372,7 +372,10 @@ def turn_complete(turn: Turn) -> Message:
     """Generate the turn's reply and wait for it. Raises ReplyFailed if it failed."""
     from sessions_app import streaming
 
-    message, error = async_to_sync(streaming.turn_run)(turn)
+    try:
+        message, error = async_to_sync(streaming.turn_run)(turn)
+    except LLMError as exc:  # the reply's end could not be stored
+        message, error = None, exc
     if error is not None:
         raise ReplyFailed(
             session=turn.session, error=error, user_message=turn.user_message, message=message

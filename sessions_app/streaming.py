@@ -79,7 +79,11 @@ class TurnRun:
         self._published_at = float("-inf")
         self.stop_requested = False
         self.closing = False
+        # Raises LLMBadResponse if the end could not be stored. Streams never await it, and
+        # that failure is logged where it happens: mark it seen so asyncio does not log it
+        # again as never retrieved.
         self.outcome: asyncio.Future[tuple[Message, LLMError | None]] = loop.create_future()
+        self.outcome.add_done_callback(lambda done: done.cancelled() or done.exception())
         self.final: Message | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -225,11 +229,13 @@ async def _generate(run: TurnRun) -> None:
                 reply=reply,
                 stopped=run.stop_requested,
             )
-    except BaseException:
+    except BaseException as exc:
         logger.exception("Turn %s could not be stored.", run.message_id)
         if not run.outcome.done():
             run.outcome.set_exception(LLMBadResponse())
-        raise
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+        return  # logged; its readers go on from the stored message (see _ended)
     run.finish(message, error if message.status in RETRYABLE_STATUSES else None)
     if interrupted:
         raise asyncio.CancelledError

@@ -545,3 +545,12 @@ def test_readers_of_a_writer_that_could_not_store_its_end_are_not_left_waiting(
     assert events[-1]["event"] == "error"
     assert events[-1]["data"]["status"] == "interrupted"
     assert quota_get(user=user).used == 0
+
+    # Waiting for the whole reply instead: a clear 502 with the session to retry.
+    fake_llm.queue("Nearly there.")
+    url = f"/api/sessions/{session.pk}/messages/"
+    response = run(
+        lambda: owner_client.post(url, {"content": "Hi"}, content_type="application/json")
+    )
+    assert response.status_code == 502
+    assert response.json()["session_id"] == session.pk
