@@ -79,7 +79,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "formtools",
-    "django_htmx",
     "csp",
     "accounts",
     "coach",
@@ -99,7 +98,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
     # django-ratelimit's own middleware is sync-only; ours turns Ratelimited into a 429.
     "project.middleware.RatelimitMiddleware",
 ]

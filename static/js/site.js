@@ -48,5 +48,4 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { setUpCopyButtons(document); });
-  document.addEventListener("htmx:load", function (event) { setUpCopyButtons(event.target); });
 })();
