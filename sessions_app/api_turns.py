@@ -152,7 +152,9 @@ message_stream.initkwargs = {}  # type: ignore[attr-defined]
 def _message_and_viewer(request: HttpRequest, pk: int) -> tuple[Message | None, int | None]:
     """The message (marked interrupted first if its writer died) and who reads it, by
     session or token like the rest of the API: its owner gets the error's words."""
-    if not Message.objects.filter(pk=pk).exists():
+    try:
+        message = streaming.message_refresh(message_id=pk)
+    except Message.DoesNotExist:
         return None, None
     drf_request = Request(
         request, authenticators=[auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
@@ -162,7 +164,7 @@ def _message_and_viewer(request: HttpRequest, pk: int) -> tuple[Message | None, 
     except APIException:  # a wrong token reads as anyone would
         user = None
     viewer_id = user.pk if user is not None and user.is_authenticated else None
-    return streaming.message_refresh(message_id=pk), viewer_id
+    return message, viewer_id
 
 
 def _last_event_id(request: HttpRequest) -> int | None:

@@ -134,11 +134,6 @@ def session_pending_turn(*, session: CoachingSession) -> PendingTurn | None:
     )
 
 
-def session_streaming_message(*, session: CoachingSession) -> Message | None:
-    """The reply being written in this session, if any (at most one)."""
-    return Message.objects.filter(session=session, status=MessageStatus.STREAMING).first()
-
-
 def message_get_public(*, pk: int) -> Message:
     """One message with its session, for anyone to read. Raises Http404."""
     message = Message.objects.select_related("session", "session__owner").filter(pk=pk).first()

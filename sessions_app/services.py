@@ -258,12 +258,12 @@ def turn_claim(*, message_id: int) -> Turn | None:
 # --- While the reply is written, and when it ends -----------------------------------
 
 
-def turn_flush(*, message_id: int, content: str) -> bool:
-    """Store the text so far and a heartbeat. Returns whether the owner asked to stop."""
+def turn_flush(*, message_id: int, content: str) -> None:
+    """Store the text so far and a heartbeat. (Stop requests made in other processes are
+    picked up by the writer's housekeeping, every second: `turns_stop_requested`.)"""
     Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING).update(
         content=content, heartbeat_at=timezone.now()
     )
-    return Message.objects.filter(pk=message_id, stop_requested=True).exists()
 
 
 def turns_heartbeat(*, message_ids: list[int]) -> list[int]:
@@ -312,15 +312,11 @@ def turn_fail(
     return _turn_leave_streaming(message_id=message_id, status=status, refund=True, **fields)
 
 
-def turns_expire_stale(
-    *, session: CoachingSession | None = None, message_ids: list[int] | None = None
-) -> int:
+def turns_expire_stale(*, message_ids: list[int] | None = None) -> int:
     """Mark `interrupted` the turns whose process stopped giving signs of life (killed, out
     of memory) and give their units back. Returns how many."""
     cutoff = timezone.now() - dt.timedelta(seconds=settings.COACH_STREAM_STALE_SECONDS)
     stale = Message.objects.filter(status=MessageStatus.STREAMING, heartbeat_at__lt=cutoff)
-    if session is not None:
-        stale = stale.filter(session=session)
     if message_ids is not None:
         stale = stale.filter(pk__in=message_ids)
     error = LLMUnavailable(_("The server writing this reply stopped. Please try again."))
@@ -348,7 +344,7 @@ def _turn_leave_streaming(*, message_id: int, status: str, refund: bool, **field
 
 def message_stop(*, message: Message, user: User) -> Message:
     """The owner asks a reply being written to stop. Its writer stops at once if it runs in
-    this process (see `streaming.turn_stop`), or at its next heartbeat elsewhere. A turn
+    this process (see `streaming.turn_stop_local`), or within a second elsewhere. A turn
     nobody started writing ends here, and its unit is given back."""
     session_ensure_owner(session=message.session, user=user)
     if message.status != MessageStatus.STREAMING:

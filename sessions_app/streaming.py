@@ -193,12 +193,9 @@ async def _generate(run: TurnRun) -> None:
                 run.append(item.text)
                 if loop.time() >= next_flush:
                     next_flush = loop.time() + settings.COACH_STREAM_FLUSH_SECONDS
-                    stop = await db_step(
+                    await db_step(
                         services.turn_flush, message_id=run.message_id, content=run.full_text()
                     )
-                    if stop:
-                        run.stop_requested = True
-                        break
     except asyncio.CancelledError:
         if not run.stop_requested:
             # The server is shutting down (or the loop ends) before the reply did.
