@@ -188,8 +188,8 @@ def main() -> None:
 
     from coach import local_server
 
-    n_ctx = args.n_ctx or settings.COACH_LOCAL_LLM_CONTEXT
-    model_path = local_server.model_path(settings.COACH_LOCAL_LLM_GGUF or None)
+    n_ctx = args.n_ctx or (settings.COACH_LOCAL_CONTEXT or 4096)
+    model_path = local_server.model_path(settings.COACH_LOCAL_MODEL_FILE or None)
     alias = "SmolLM2-135M-Instruct"
     batch = requests(args.runs + 1)
     print(f"Model: {model_path.name}, n_ctx {n_ctx}, up to {args.max_tokens} tokens a reply")

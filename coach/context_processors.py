@@ -1,6 +1,13 @@
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
+from coach.demo import demo_in_use
 from coach.selectors import quota_get
+
+
+def llm(request):
+    """`llm_is_demo` and `llm_model` in every template: which model answers here."""
+    return {"llm_is_demo": demo_in_use(), "llm_model": settings.COACH_LLM_MODEL}
 
 
 def quota(request):

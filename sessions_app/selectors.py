@@ -6,6 +6,7 @@ from django.db.models.functions import Coalesce, Substr
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from coach.demo import DEMO_MODEL_NAME
 from sessions_app.models import (
     RETRYABLE_STATUSES,
     CoachingSession,
@@ -28,8 +29,9 @@ def session_list_public(
     `coach_slug` keeps one coach's sessions; `q` keeps sessions whose title or typed
     prompts contain every word of it.
 
-    Each row carries `message_count`, and `goal_tags` and `goal_text` (the goal prompt,
-    its text cut to GOAL_EXCERPT_LENGTH) for the gallery's cards. All three are
+    Each row carries `message_count`, `has_demo_replies` (the demo model wrote one of
+    its replies), and `goal_tags` and `goal_text` (the goal prompt, its text cut to
+    GOAL_EXCERPT_LENGTH) for the gallery's cards. All four are
     correlated subqueries on indexed columns, computed for the rows of one page only:
     a page is one query whatever its size, and `.count()` (which drops unused
     annotations) stays a plain count. A GROUP BY over messages would aggregate all of
@@ -62,8 +64,12 @@ def session_list_public(
         .values("n")
     )
     goal = Prompt.objects.filter(session=OuterRef("pk"), kind=PromptKind.GOAL).order_by()
+    demo_replies = Message.objects.filter(
+        session=OuterRef("pk"), role=MessageRole.ASSISTANT, model_name=DEMO_MODEL_NAME
+    )
     return sessions.annotate(
         message_count=Coalesce(Subquery(messages), 0),
+        has_demo_replies=Exists(demo_replies),
         goal_tags=Subquery(goal.values("tags")[:1]),
         goal_text=Subquery(
             goal.annotate(excerpt=Substr("text", 1, GOAL_EXCERPT_LENGTH)).values("excerpt")[:1]

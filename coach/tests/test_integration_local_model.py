@@ -250,7 +250,7 @@ def runlocal(
     child_env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'runlocal.sqlite3'}",
         COACH_LOCAL_LLM_PORT=str(model_port),
-        COACH_LOCAL_LLM_CONTEXT="2048",
+        COACH_LOCAL_CONTEXT="2048",
         PYTHONUNBUFFERED="1",
         **env,
     )

@@ -387,7 +387,16 @@ def test_a_key_without_base_url_means_openai(settings, fresh_client):
 
 def load_settings(monkeypatch, **env: str) -> dict:
     """project/settings.py evaluated afresh under `env` (the model variables cleared first)."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "COACH_LLM_MODEL", "COACH_LOCAL_LLM_PORT"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "COACH_LLM_MODEL",
+        "COACH_LOCAL_LLM_PORT",
+        "COACH_LOCAL_MODEL_FILE",
+        "COACH_LOCAL_LLM_GGUF",
+        "COACH_LOCAL_CONTEXT",
+        "COACH_LOCAL_LLM_CONTEXT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("COACH_LLM_CONTEXT_TOKENS", raising=False)
     for name, value in env.items():
@@ -402,7 +411,30 @@ def test_embedded_default_without_key_or_url(monkeypatch):
     assert loaded["OPENAI_BASE_URL"] == "http://127.0.0.1:8099/v1"
     assert loaded["COACH_LLM_MODEL"] == "SmolLM2-135M-Instruct"
     # Never plan a conversation longer than the embedded server's window.
-    assert loaded["COACH_LLM_CONTEXT_TOKENS"] == loaded["COACH_LOCAL_LLM_CONTEXT"] == 4096
+    assert loaded["COACH_LLM_CONTEXT_TOKENS"] == loaded["COACH_LOCAL_CONTEXT"] == 4096
+    assert loaded["COACH_LLM_IS_DEMO"] is True
+
+
+def test_a_local_model_file_names_the_model_and_is_no_demo(monkeypatch):
+    loaded = load_settings(
+        monkeypatch, COACH_LOCAL_MODEL_FILE="/models/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+    )
+
+    assert loaded["COACH_LLM_USES_LOCAL_SERVER"] is True
+    assert loaded["COACH_LLM_IS_DEMO"] is False
+    assert loaded["COACH_LLM_MODEL"] == "qwen2.5-1.5b-instruct-q4_k_m"
+    # 0: runlocal reads the window from the file and passes it on.
+    assert loaded["COACH_LOCAL_CONTEXT"] == 0
+    assert loaded["COACH_LLM_CONTEXT_TOKENS"] == 4096
+
+
+def test_the_older_local_setting_names_still_work(monkeypatch):
+    loaded = load_settings(
+        monkeypatch, COACH_LOCAL_LLM_GGUF="/models/phi.gguf", COACH_LOCAL_LLM_CONTEXT="2048"
+    )
+
+    assert loaded["COACH_LOCAL_MODEL_FILE"] == "/models/phi.gguf"
+    assert loaded["COACH_LOCAL_CONTEXT"] == loaded["COACH_LLM_CONTEXT_TOKENS"] == 2048
 
 
 @pytest.mark.parametrize(

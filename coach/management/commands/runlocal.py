@@ -113,8 +113,8 @@ class Command(BaseCommand):
             command = local_server.server_command(
                 port=port,
                 model_alias=settings.COACH_LLM_MODEL,
-                model=settings.COACH_LOCAL_LLM_GGUF or None,
-                n_ctx=settings.COACH_LOCAL_LLM_CONTEXT,
+                model=settings.COACH_LOCAL_MODEL_FILE or None,
+                n_ctx=settings.COACH_LOCAL_CONTEXT or 4096,
             )
         except local_server.LocalServerError as exc:
             raise CommandError(str(exc)) from exc
