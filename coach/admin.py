@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from coach.models import Coach, DailyUsage
 
@@ -11,6 +12,29 @@ class CoachAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug", "description", "system_prompt")
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("created_at", "updated_at")
+    # English and Korean side by side: a tuple is one row of the form.
+    fieldsets = (
+        (None, {"fields": ("slug", ("is_active", "position"))}),
+        (
+            _("Name and description (English, Korean)"),
+            {"fields": (("name", "name_ko"), ("description", "description_ko"))},
+        ),
+        (
+            _("What the model is told (English, Korean)"),
+            {"fields": (("system_prompt", "system_prompt_ko"), ("few_shot", "few_shot_ko"))},
+        ),
+        (
+            _("Preset answers"),
+            {
+                "fields": ("state_options", "goal_options", "option_labels_ko"),
+                "description": _(
+                    "The options are stable values (English), the same for sessions in any "
+                    "language; give each one's words in Korean below."
+                ),
+            },
+        ),
+        (_("History"), {"fields": ("created_at", "updated_at")}),
+    )
 
 
 @admin.register(DailyUsage)

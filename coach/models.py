@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 FEW_SHOT_ROLES = ("user", "assistant")
@@ -33,8 +34,31 @@ def validate_few_shot(value) -> None:
             )
 
 
+def validate_option_labels(value) -> None:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() and len(v) <= 80
+        for k, v in value.items()
+    ):
+        raise ValidationError(
+            _(
+                'Enter each preset answer\'s words as {"option": "translation", ...}, '
+                "each 1 to 80 characters."
+            )
+        )
+
+
+def language_of(language_code: str | None) -> str:
+    """The coach language for a Django language code: "ko" for Korean, else "en"."""
+    return "ko" if (language_code or "").lower().startswith("ko") else "en"
+
+
 class Coach(models.Model):
-    """A persona the model plays. Sessions copy its prompt, so editing it never rewrites history."""
+    """A persona the model plays. Sessions copy its prompt, so editing it never rewrites history.
+
+    English is the coach's base language; the `_ko` fields say the same in Korean (blank:
+    English is used). Preset answers keep one stable value each (the English words), so
+    sessions in both languages share tags; `option_labels_ko` words them in Korean.
+    """
 
     name = models.CharField(_("name"), max_length=80)
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
@@ -63,6 +87,23 @@ class Coach(models.Model):
         validators=[validate_option_list],
         help_text=_("Preset answers offered for “what do I want” (one may be chosen)."),
     )
+    name_ko = models.CharField(_("name (Korean)"), max_length=80, blank=True)
+    description_ko = models.CharField(_("short description (Korean)"), max_length=280, blank=True)
+    system_prompt_ko = models.TextField(_("system prompt (Korean)"), blank=True)
+    few_shot_ko = models.JSONField(
+        _("example turns (Korean)"),
+        default=list,
+        blank=True,
+        validators=[validate_few_shot],
+        help_text=_("Leave empty to use the English examples."),
+    )
+    option_labels_ko = models.JSONField(
+        _("preset answers in Korean"),
+        default=dict,
+        blank=True,
+        validators=[validate_option_labels],
+        help_text=_('Each preset answer in Korean: {"anxious": "불안해요", ...}.'),
+    )
     is_active = models.BooleanField(
         _("offered to new sessions"),
         default=True,
@@ -82,6 +123,52 @@ class Coach(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("sessions:new") + f"?coach={self.slug}"
+
+    def clean(self) -> None:
+        super().clean()
+        options = set(self.state_options or []) | set(self.goal_options or [])
+        if isinstance(self.option_labels_ko, dict):
+            unknown = sorted(set(self.option_labels_ko) - options)
+            if unknown:
+                raise ValidationError(
+                    {
+                        "option_labels_ko": _("Not a preset answer of this coach: %(options)s.")
+                        % {"options": ", ".join(unknown)}
+                    }
+                )
+
+    # --- in the reader's language (the active one unless given) ----------------------
+
+    def _in(self, field: str, language: str | None) -> str:
+        if language_of(language or get_language()) == "ko":
+            return getattr(self, f"{field}_ko") or getattr(self, field)
+        return getattr(self, field)
+
+    @property
+    def display_name(self) -> str:
+        return self._in("name", None)
+
+    @property
+    def display_description(self) -> str:
+        return self._in("description", None)
+
+    def option_labels(self, language: str | None = None) -> dict[str, str]:
+        """Each preset answer's words in `language`: {stable value: label}."""
+        values = [*self.state_options, *self.goal_options]
+        if language_of(language or get_language()) == "ko":
+            return {v: self.option_labels_ko.get(v) or v for v in values}
+        return {v: v for v in values}
+
+    def option_label(self, value: str, language: str | None = None) -> str:
+        return self.option_labels(language).get(value, value)
+
+    def system_prompt_in(self, language: str) -> str:
+        return self._in("system_prompt", language)
+
+    def few_shot_in(self, language: str) -> list:
+        if language_of(language) == "ko" and self.few_shot_ko:
+            return list(self.few_shot_ko)
+        return list(self.few_shot)
 
 
 class DailyUsage(models.Model):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Protocol, cast
 
@@ -36,7 +38,7 @@ class SupportsRender(Protocol):
     @property
     def kind(self) -> str: ...
 
-    def render(self) -> str: ...
+    def render(self, labels: Mapping[str, str] | None = None) -> str: ...
 
 
 def estimate_tokens(text: str) -> int:
@@ -68,15 +70,75 @@ def estimate_message_tokens(messages: Sequence[ChatMessage]) -> int:
     return sum(estimate_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages)
 
 
-def render_prompts(prompts: Sequence[SupportsRender]) -> str:
-    """The wizard answers as one user turn: current state, goal, then anything else."""
+def render_prompts(
+    prompts: Sequence[SupportsRender], labels: Mapping[str, str] | None = None
+) -> str:
+    """The wizard answers as one user turn: current state, goal, then anything else.
+    `labels` words the preset answers in the session's language."""
 
     def position(prompt: SupportsRender) -> int:
         kind = str(prompt.kind)
         return PROMPT_KIND_ORDER.index(kind) if kind in PROMPT_KIND_ORDER else 99
 
     # Sections joined by one newline, like the starter coaches' example turns.
-    return "\n".join(prompt.render() for prompt in sorted(prompts, key=position))
+    return "\n".join(prompt.render(labels) for prompt in sorted(prompts, key=position))
+
+
+HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
+LETTERS = re.compile(r"[^\W\d_]")
+LANGUAGE_NAMES = {"ko": "Korean (한국어)", "en": "English"}
+ANY_LANGUAGE = ""
+
+
+def reply_language(*, texts: Sequence[str], fallback: str) -> str:
+    """The language to answer in: that of the person's own newest words (`texts`).
+
+    Hangul means Korean. Other letters mean "the language the person writes in" (""):
+    we cannot tell English from French cheaply, and the model can. With no words of
+    their own (only preset answers), the language of the pages they used (`fallback`).
+    """
+    words = " ".join(texts)
+    if HANGUL.search(words):
+        return "ko"
+    if LETTERS.search(words):
+        return ANY_LANGUAGE
+    return fallback if fallback in LANGUAGE_NAMES else ANY_LANGUAGE
+
+
+def language_instruction(language: str) -> str:
+    if language in LANGUAGE_NAMES:
+        return (
+            f"Answer in {LANGUAGE_NAMES[language]}: the language the person writes in. "
+            "Keep to it for the whole reply."
+        )
+    return "Answer in the language the person writes in, and keep to it for the whole reply."
+
+
+# Asked after a reply cut short by the length limit; the rest is appended to it.
+CONTINUE_INSTRUCTION = (
+    "Your last reply was cut off by the length limit. Continue it exactly where it "
+    "stopped, mid-sentence if need be. Do not repeat anything you already wrote, do not "
+    "start over, and do not comment on the continuation."
+)
+
+
+def continuation_request(partial_reply: str) -> list[ChatMessage]:
+    """The end of a request for the rest of `partial_reply`."""
+    return [
+        {"role": "assistant", "content": partial_reply},
+        {"role": "user", "content": CONTINUE_INSTRUCTION},
+    ]
+
+
+def continuation_joiner(before: str, rest: str) -> str:
+    """What goes between a reply cut short and its first piece of the rest, so that the
+    two read as one: nothing after white space, or before white space or punctuation;
+    a space between two words otherwise (the model starts its rest at a word)."""
+    if not before or not rest or before[-1].isspace() or rest[0].isspace():
+        return ""
+    if rest[0] in ".,;:!?)]}…'\"" or unicodedata.category(rest[0]).startswith("P"):
+        return ""
+    return " "
 
 
 def build_messages(
@@ -86,6 +148,8 @@ def build_messages(
     prompts: Sequence[SupportsRender],
     history: Sequence[ChatMessage],
     context_tokens: int | None = None,
+    labels: Mapping[str, str] | None = None,
+    language: str | None = None,
 ) -> list[ChatMessage]:
     """The messages for one model request.
 
@@ -96,16 +160,21 @@ def build_messages(
     (settings.COACH_LLM_MAX_TOKENS): the oldest turns go first, the newest message
     always stays. What is kept after a cut starts with a coach turn (so user and
     coach keep alternating), unless only the newest message fits.
+
+    `labels` words the preset answers; `language` (see `reply_language`), when given,
+    adds to the system prompt which language to answer in.
     """
     if context_tokens is None:
         context_tokens = settings.COACH_LLM_CONTEXT_TOKENS
+    if language is not None:
+        system_prompt = f"{system_prompt.rstrip()}\n\n{language_instruction(language)}"
     fixed: list[ChatMessage] = [{"role": "system", "content": system_prompt}]
     for turn in few_shot:
         role = turn["role"]
         if role not in ("user", "assistant"):
             raise ValueError(f"Example turns are user or assistant turns, not {role!r}.")
         fixed.append(cast(ChatMessage, {"role": role, "content": turn["content"]}))
-    fixed.append({"role": "user", "content": render_prompts(prompts)})
+    fixed.append({"role": "user", "content": render_prompts(prompts, labels)})
 
     budget = context_tokens - settings.COACH_LLM_MAX_TOKENS - estimate_message_tokens(fixed)
     kept = _fit_history(list(history), budget)

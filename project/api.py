@@ -10,7 +10,14 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from coach.exceptions import QuotaExceeded
-from sessions_app.exceptions import NothingToRetry, NotStreaming, ReplyFailed, TurnInProgress
+from sessions_app.exceptions import (
+    NothingToContinue,
+    NothingToRegenerate,
+    NothingToRetry,
+    NotStreaming,
+    ReplyFailed,
+    TurnInProgress,
+)
 
 
 def exception_handler(exc, context):
@@ -24,7 +31,10 @@ def exception_handler(exc, context):
         return Response(
             {"detail": str(exc.error), "session_id": exc.session.pk}, status=exc.status_code
         )
-    if isinstance(exc, NothingToRetry | TurnInProgress | NotStreaming):
+    if isinstance(
+        exc,
+        NothingToRetry | NothingToContinue | NothingToRegenerate | TurnInProgress | NotStreaming,
+    ):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         body = (

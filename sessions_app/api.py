@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
+from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,8 +30,10 @@ from sessions_app.serializers import (
 )
 from sessions_app.services import (
     Turn,
+    continue_open,
     message_open,
     message_stop,
+    regenerate_open,
     retry_open,
     session_delete,
     session_open,
@@ -128,7 +130,12 @@ class SessionListCreateAPIView(ListAPIView):
     def post(self, request):
         serializer = SessionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        turn = session_open(user=request.user, claim=True, **serializer.validated_data)
+        turn = session_open(
+            user=request.user,
+            language=request.LANGUAGE_CODE,
+            claim=True,
+            **serializer.validated_data,
+        )
 
         def body(message) -> dict:
             return SessionDetailSerializer(session_get_public(pk=turn.session.pk)).data
@@ -199,6 +206,88 @@ class SessionRetryAPIView(APIView):
     def post(self, request, pk: int):
         turn = retry_open(session=session_get(pk=pk), user=request.user)
         return TurnOpened(turn, exchange_body(turn))
+
+
+class MessageDetailAPIView(APIView):
+    """One message (public, like its session): also an earlier version of a regenerated
+    reply, which the session's conversation no longer lists."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={
+            200: MessageSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such message."),
+        }
+    )
+    def get(self, request, pk: int):
+        return Response(MessageSerializer(message_get_public(pk=pk)).data)
+
+
+def message_body(turn: Turn):
+    def body(message) -> dict:
+        return MessageSerializer(message).data
+
+    return body
+
+
+MESSAGE_TURN_ERRORS = {
+    **COUNTED_ERRORS,
+    403: OWNER_ERRORS[403],
+    404: OpenApiResponse(ErrorSerializer, description="No such message."),
+}
+
+
+class MessageContinueAPIView(APIView):
+    """Ask for the rest of the last reply, cut short by the length limit (`finish_reason`
+    "length"). Counts one request. The rest is appended to the same message: streamed
+    `delta` ids go on from the length of the text already there. 409 unless the message
+    is its session's last one, delivered and cut short, or while a reply is written."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        parameters=[RENDER_PARAMETER],
+        responses={
+            201: MessageSerializer,
+            (200, "text/event-stream"): STREAM_RESPONSE,
+            **MESSAGE_TURN_ERRORS,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Not the last reply, not cut short, or a reply is being written.",
+            ),
+        },
+    )
+    def post(self, request, pk: int):
+        turn = continue_open(message=message_get_public(pk=pk), user=request.user)
+        return TurnOpened(turn, message_body(turn))
+
+
+class MessageRegenerateAPIView(APIView):
+    """Write the last reply again. Counts one request. The new reply takes the old one's
+    place in the conversation (its `replaces` names the old one, which stays readable).
+    409 unless the message is its session's last reply and was delivered (retry a failed
+    one instead), or while a reply is written."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        parameters=[RENDER_PARAMETER],
+        responses={
+            201: MessageSerializer,
+            (200, "text/event-stream"): STREAM_RESPONSE,
+            **MESSAGE_TURN_ERRORS,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Not the last reply, not delivered, or a reply is being written.",
+            ),
+        },
+    )
+    def post(self, request, pk: int):
+        turn = regenerate_open(message=message_get_public(pk=pk), user=request.user)
+        return TurnOpened(turn, message_body(turn))
 
 
 class MessageStopAPIView(APIView):

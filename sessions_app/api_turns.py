@@ -81,9 +81,10 @@ async def turn_tail(request: HttpRequest, opened: api.TurnOpened) -> HttpRespons
                 message, _error = await streaming.turn_run(turn)
             except LLMError:  # its end could not be stored: follow what is
                 message = turn.message
-            events = streaming.follow(message)
+            events = streaming.follow(message, offset=len(turn.prefix))
         else:
-            events = streaming.follow_run(streaming.turn_start(turn))
+            # A continuation's reader has the text before in `start`: only the rest follows.
+            events = streaming.follow_run(streaming.turn_start(turn), offset=len(turn.prefix))
         # DRF has authenticated the request: `request.user` is a user, not a lazy lookup.
         return _event_stream(_events(request, events, start=start, viewer_id=request.user.pk))
     try:
@@ -229,3 +230,5 @@ session_list_create = with_async_tail(api.SessionListCreateAPIView, turn_tail)
 message_create = with_async_tail(api.SessionMessageCreateAPIView, turn_tail)
 session_retry = with_async_tail(api.SessionRetryAPIView, turn_tail)
 message_stop = with_async_tail(api.MessageStopAPIView, stop_tail)
+message_continue = with_async_tail(api.MessageContinueAPIView, turn_tail)
+message_regenerate = with_async_tail(api.MessageRegenerateAPIView, turn_tail)

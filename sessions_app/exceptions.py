@@ -35,3 +35,15 @@ class TurnInProgress(Exception):
 class NotStreaming(Exception):
     def __init__(self):
         super().__init__(_("This reply is not being written any more."))
+
+
+class NothingToContinue(Exception):
+    def __init__(self):
+        super().__init__(
+            _("Only the last reply, when it was cut short by the length limit, can be continued.")
+        )
+
+
+class NothingToRegenerate(Exception):
+    def __init__(self):
+        super().__init__(_("Only the last reply, once it has been written, can be written again."))

@@ -1,3 +1,5 @@
+from collections.abc import Mapping
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -5,6 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 PROMPT_TEXT_MAX_LENGTH = 2000
+FINISH_LENGTH = "length"
 MESSAGE_MAX_LENGTH = 4000
 
 
@@ -24,6 +27,9 @@ class CoachingSession(models.Model):
         verbose_name=_("coach"),
     )
     title = models.CharField(_("title"), max_length=200)
+    # The language of the pages the session was started from ("en", "ko"): the coach's
+    # prompt of that language is snapshotted, and its preset answers are sent in it.
+    language = models.CharField(_("language"), max_length=10, default="en")
     # Snapshots of the coach at the start: later edits to the coach never change this session.
     system_prompt = models.TextField(_("system prompt (snapshot)"))
     few_shot = models.JSONField(_("example turns (snapshot)"), default=list, blank=True)
@@ -168,11 +174,12 @@ class Prompt(models.Model):
         """`summary()` on one line, white space collapsed (titles, cards, descriptions)."""
         return " ".join(self.summary().split())
 
-    def render(self) -> str:
-        """The answer as a section of the text sent to the model."""
+    def render(self, labels: Mapping[str, str] | None = None) -> str:
+        """The answer as a section of the text sent to the model. `labels` words the preset
+        answers in the session's language (the stored tags are the stable values)."""
         lines = [f"## {self.model_heading}"]
         if self.tags:
-            lines.append(", ".join(self.tags))
+            lines.append(", ".join((labels or {}).get(tag, tag) for tag in self.tags))
         if self.text and self.text.strip():
             lines.append(self.text.strip())
         if len(lines) == 1:
@@ -275,6 +282,20 @@ class Message(models.Model):
     model_name = models.CharField(_("model"), max_length=200, blank=True)
     prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(_("completion tokens"), null=True, blank=True)
+    # Why the model stopped: "stop", or "length" when the reply hit COACH_LLM_MAX_TOKENS
+    # and was cut short (its owner may continue it). While a continuation is written it
+    # keeps the "length" of the part before.
+    finish_reason = models.CharField(_("finish reason"), max_length=20, blank=True)
+    # A regenerated reply names the version it replaced; that one stays, as an earlier
+    # version, out of the conversation and of what the model is sent.
+    replaces = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
+        verbose_name=_("replaces"),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     # A streaming reply (docs/streaming.md): which day's unit it took, when a process
     # took it on, its last sign of life, and whether its owner asked it to stop.
@@ -314,3 +335,7 @@ class Message(models.Model):
     @property
     def is_streaming(self) -> bool:
         return self.status == MessageStatus.STREAMING
+
+    @property
+    def cut_short(self) -> bool:
+        return self.finish_reason == FINISH_LENGTH

@@ -90,7 +90,37 @@ def session_get_public(*, pk: int) -> CoachingSession:
     )
     if session is None:
         raise Http404(_("No such session."))
+    session.conversation = conversation_in(list(session.messages.all()))
     return session
+
+
+def conversation_in(messages: list[Message]) -> list[Message]:
+    """The messages (in order) as the conversation reads now: a regenerated reply stands in
+    the place of the versions it replaced, which ride along on it as `earlier_versions`
+    (oldest first). Every other message gets an empty `earlier_versions`."""
+    by_pk = {m.pk: m for m in messages}
+    replaced = {m.replaces_id for m in messages if m.replaces_id}
+    current = []
+    for message in messages:
+        if message.pk in replaced:
+            continue
+        earlier: list[Message] = []
+        seen = {message.pk}
+        previous = by_pk.get(message.replaces_id)
+        while previous is not None and previous.pk not in seen:
+            seen.add(previous.pk)
+            earlier.insert(0, previous)
+            previous = by_pk.get(previous.replaces_id)
+        message.earlier_versions = earlier
+        current.append(message)
+    return current
+
+
+def session_conversation(*, session: CoachingSession) -> list[Message]:
+    """The session's conversation as it reads now (see `conversation_in`)."""
+    return conversation_in(
+        list(Message.objects.filter(session=session).order_by("created_at", "id"))
+    )
 
 
 def session_get(*, pk: int) -> CoachingSession:
@@ -135,9 +165,7 @@ def pending_turn_in(conversation: list[Message]) -> PendingTurn | None:
 
 
 def session_pending_turn(*, session: CoachingSession) -> PendingTurn | None:
-    return pending_turn_in(
-        list(Message.objects.filter(session=session).order_by("created_at", "id"))
-    )
+    return pending_turn_in(session_conversation(session=session))
 
 
 def message_get_public(*, pk: int) -> Message:

@@ -98,7 +98,26 @@ class MessageSerializer(serializers.Serializer):
             "it; “failed” or “interrupted” when it could not be finished (retry it)."
         ),
     )
-    model = serializers.CharField(source="model_name", help_text=_("The model that wrote it."))
+    model = serializers.CharField(
+        source="model_name",
+        help_text=_("The model that wrote it (empty for a person's message)."),
+    )
+    finish_reason = serializers.CharField(
+        allow_null=True,
+        help_text=_(
+            "Why the model stopped: “stop”, or “length” when the reply reached the length "
+            "limit and was cut short (continue it with POST /api/messages/{id}/continue/); "
+            "null for a person's message or a reply not finished yet."
+        ),
+    )
+    replaces = serializers.IntegerField(
+        source="replaces_id",
+        allow_null=True,
+        help_text=_(
+            "The earlier version this reply replaced (regenerated), or null. Earlier "
+            "versions stay readable at GET /api/messages/{id}/."
+        ),
+    )
     created_at = serializers.DateTimeField()
 
     def get_content_html(self, message) -> str:
@@ -114,6 +133,8 @@ class MessageSerializer(serializers.Serializer):
             "content_html": render_message(message),
             "status": message.status,
             "model": message.model_name,
+            "finish_reason": message.finish_reason or None,
+            "replaces": message.replaces_id,
             "created_at": _DATETIME.to_representation(message.created_at),
         }
 
@@ -132,7 +153,13 @@ class SessionListSerializer(SessionSummarySerializer):
 
 class SessionDetailSerializer(SessionSummarySerializer):
     prompts = PromptSerializer(many=True)
-    messages = MessageSerializer(many=True)
+    messages = MessageSerializer(
+        many=True,
+        source="conversation",
+        help_text=_(
+            "The conversation as it reads now: a regenerated reply replaces its earlier versions."
+        ),
+    )
 
 
 class ExchangeSerializer(serializers.Serializer):

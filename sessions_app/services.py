@@ -16,19 +16,28 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from coach.llm import ChatMessage, LLMError, LLMUnavailable, Reply
-from coach.models import Coach
-from coach.prompting import build_messages
+from coach.models import Coach, language_of
+from coach.prompting import build_messages, continuation_request, reply_language
 from coach.quota import Reservation
 from coach.services import quota_release, quota_reserve
-from sessions_app.exceptions import NothingToRetry, NotStreaming, ReplyFailed, TurnInProgress
+from sessions_app.exceptions import (
+    NothingToContinue,
+    NothingToRegenerate,
+    NothingToRetry,
+    NotStreaming,
+    ReplyFailed,
+    TurnInProgress,
+)
 from sessions_app.models import (
     DELIVERED_STATUSES,
+    FINISH_LENGTH,
     MESSAGE_MAX_LENGTH,
     PROMPT_CLASSES,
     CoachingSession,
@@ -38,7 +47,7 @@ from sessions_app.models import (
     Prompt,
     PromptKind,
 )
-from sessions_app.selectors import session_pending_turn
+from sessions_app.selectors import session_conversation, session_pending_turn
 
 TITLE_MAX_LENGTH = 80
 ERROR_MAX_LENGTH = 500
@@ -60,6 +69,8 @@ class Turn:
     user_message: Message | None
     message: Message
     chat: list[ChatMessage]
+    # A continuation: the text already there, which the rest is appended to.
+    prefix: str = ""
 
 
 def prompt_build(*, kind: str, coach: Coach, answer: PromptAnswer) -> Prompt:
@@ -69,22 +80,33 @@ def prompt_build(*, kind: str, coach: Coach, answer: PromptAnswer) -> Prompt:
     return prompt
 
 
-def session_title_from_goal(goal: Prompt) -> str:
-    title = Truncator(goal.summary_line()).chars(TITLE_MAX_LENGTH)
+def session_title_from_goal(
+    goal: Prompt, *, coach: Coach | None = None, language: str = "en"
+) -> str:
+    """The goal in one line, its preset answers in the session's language."""
+    labels = coach.option_labels(language) if coach is not None else {}
+    parts = [labels.get(tag, tag) for tag in goal.tags or []]
+    if (goal.text or "").strip():
+        parts.append(goal.text.strip())
+    title = Truncator(" ".join("; ".join(parts).split())).chars(TITLE_MAX_LENGTH)
     return title[:1].upper() + title[1:] if title else _("My coaching session")
 
 
-def session_chat_messages(*, session: CoachingSession, reply: Message) -> list[ChatMessage]:
+def session_chat_messages(
+    *, session: CoachingSession, reply: Message, continuing: bool = False
+) -> list[ChatMessage]:
     """What the model is sent to write `reply`: the snapshot prompt, the typed prompts, then
     the earlier turns that were delivered, ending with the user message being answered.
 
     A user message whose answer failed and was never retried is left out, and so is a
-    failed or interrupted reply: the model sees the conversation the person saw.
+    failed or interrupted reply, and an earlier version of a regenerated one: the model
+    sees the conversation the person sees. `continuing` asks for the rest of `reply`,
+    cut short by the length limit.
     """
     prompts = [p.as_typed() for p in Prompt.objects.filter(session=session)]
     before = [
         m
-        for m in Message.objects.filter(session=session).order_by("created_at", "id")
+        for m in session_conversation(session=session)
         if (m.created_at, m.pk) < (reply.created_at, reply.pk)
     ]
     kept: list[Message] = []
@@ -99,11 +121,19 @@ def session_chat_messages(*, session: CoachingSession, reply: Message) -> list[C
                 kept.append(message)
             answered = False
     kept.reverse()
+    history: list[ChatMessage] = [{"role": m.role, "content": m.content} for m in kept]
+    if continuing:
+        history += continuation_request(reply.content)
+    own_words = [m.content for m in kept if m.role == MessageRole.USER][-1:] or [
+        p.text for p in prompts
+    ]
     return build_messages(
         system_prompt=session.system_prompt,
         few_shot=session.few_shot,
         prompts=prompts,
-        history=[{"role": m.role, "content": m.content} for m in kept],
+        history=history,
+        labels=session.coach.option_labels(session.language),
+        language=reply_language(texts=own_words, fallback=session.language),
     )
 
 
@@ -117,14 +147,17 @@ def session_open(
     current_state: PromptAnswer,
     goal: PromptAnswer,
     misc: PromptAnswer,
+    language: str = "en",
     claim: bool = False,
 ) -> Turn:
     """Create a session from the wizard's three answers and open the turn of its plan.
 
-    Raises ValidationError for bad answers and QuotaExceeded at the daily limit (nothing
-    is written then). With `claim`, the caller generates the reply itself; without, the
-    first reader of `/api/messages/<id>/stream/` does.
+    `language` is the pages' language ("en" or "ko"): the coach's prompt in it is
+    snapshotted. Raises ValidationError for bad answers and QuotaExceeded at the daily
+    limit (nothing is written then). With `claim`, the caller generates the reply itself;
+    without, the first reader of `/api/messages/<id>/stream/` does.
     """
+    language = language_of(language)
     prompts = [
         prompt_build(kind=PromptKind.CURRENT_STATE, coach=coach, answer=current_state),
         prompt_build(kind=PromptKind.GOAL, coach=coach, answer=goal),
@@ -136,9 +169,10 @@ def session_open(
             session = CoachingSession.objects.create(
                 owner=user,
                 coach=coach,
-                title=session_title_from_goal(prompts[1]),
-                system_prompt=coach.system_prompt,
-                few_shot=coach.few_shot,
+                title=session_title_from_goal(prompts[1], coach=coach, language=language),
+                language=language,
+                system_prompt=coach.system_prompt_in(language),
+                few_shot=coach.few_shot_in(language),
             )
             for prompt in prompts:
                 prompt.session = session
@@ -203,6 +237,85 @@ def retry_open(*, session: CoachingSession, user: User) -> Turn:
     return _turn(session=session, user_message=pending.user_message, message=message)
 
 
+def continue_open(*, message: Message, user: User) -> Turn:
+    """Ask for the rest of the last reply, cut short by the length limit. Counts one
+    request. The rest is appended to the same message, so the two parts read as one.
+
+    Raises PermissionDenied for anyone but the owner, NothingToContinue unless the
+    message is the session's last one, delivered and cut short, TurnInProgress,
+    QuotaExceeded. If the rest fails, the reply is left as it was (still cut short).
+    """
+    session = message.session
+    session_ensure_owner(session=session, user=user)
+    if not _is_last_reply(message) or message.status != MessageStatus.OK or not message.cut_short:
+        raise NothingToContinue()
+    _ensure_no_turn_in_progress(session=session)
+    reservation = quota_reserve(user=user)
+    try:
+        now = timezone.now()
+        with transaction.atomic():
+            reopened = Message.objects.filter(
+                pk=message.pk, status=MessageStatus.OK, finish_reason=FINISH_LENGTH
+            ).update(
+                status=MessageStatus.STREAMING,
+                quota_day=reservation.day,
+                claimed_at=now,
+                heartbeat_at=now,
+                stop_requested=False,
+                error="",
+            )
+        if not reopened:
+            raise NothingToContinue()
+    except IntegrityError as exc:
+        quota_release(reservation=reservation)
+        raise TurnInProgress() from exc
+    except BaseException:
+        quota_release(reservation=reservation)
+        raise
+    message = Message.objects.select_related("session", "session__coach").get(pk=message.pk)
+    chat = session_chat_messages(session=session, reply=message, continuing=True)
+    return Turn(
+        session=session, user_message=None, message=message, chat=chat, prefix=message.content
+    )
+
+
+def regenerate_open(*, message: Message, user: User) -> Turn:
+    """Write the last reply again. Counts one request. The new reply takes the old one's
+    place; the old one is kept as an earlier version (`Message.replaces`).
+
+    Raises PermissionDenied for anyone but the owner, NothingToRegenerate unless the
+    message is the session's last one and was delivered (a failed one is retried),
+    TurnInProgress, QuotaExceeded.
+    """
+    session = message.session
+    session_ensure_owner(session=session, user=user)
+    if not _is_last_reply(message) or message.status not in DELIVERED_STATUSES:
+        raise NothingToRegenerate()
+    _ensure_no_turn_in_progress(session=session)
+    reservation = quota_reserve(user=user)
+    try:
+        with transaction.atomic():
+            reply = _reply_create(
+                session=session, reservation=reservation, claim=True, replaces=message
+            )
+    except BaseException:
+        quota_release(reservation=reservation)
+        raise
+    before = [m for m in session_conversation(session=session) if m.pk != reply.pk]
+    user_message = next((m for m in reversed(before) if m.role == MessageRole.USER), None)
+    return _turn(session=session, user_message=user_message, message=reply)
+
+
+def _is_last_reply(message: Message) -> bool:
+    """The coach's reply that ends its session's conversation."""
+    if message.role != MessageRole.ASSISTANT:
+        return False
+    later = Message.objects.filter(session_id=message.session_id).filter(
+        Q(created_at__gt=message.created_at) | Q(created_at=message.created_at, pk__gt=message.pk)
+    )
+    return not later.exists()
+
+
 def _ensure_no_turn_in_progress(*, session: CoachingSession) -> None:
     streaming = Message.objects.filter(session=session, status=MessageStatus.STREAMING)
     in_progress = streaming.values_list("pk", flat=True).first()
@@ -210,7 +323,13 @@ def _ensure_no_turn_in_progress(*, session: CoachingSession) -> None:
         raise TurnInProgress()
 
 
-def _reply_create(*, session: CoachingSession, reservation: Reservation, claim: bool) -> Message:
+def _reply_create(
+    *,
+    session: CoachingSession,
+    reservation: Reservation,
+    claim: bool,
+    replaces: Message | None = None,
+) -> Message:
     now = timezone.now()
     try:
         # A savepoint: the unique constraint is the last word on one turn at a time.
@@ -223,6 +342,7 @@ def _reply_create(*, session: CoachingSession, reservation: Reservation, claim: 
                 quota_day=reservation.day,
                 claimed_at=now if claim else None,
                 heartbeat_at=now,
+                replaces=replaces,
             )
     except IntegrityError as exc:
         raise TurnInProgress() from exc
@@ -293,6 +413,7 @@ def turn_close(
             model_name=reply.model[:200],
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,
+            finish_reason=reply.finish_reason[:20],
         )
     status = MessageStatus.STOPPED if stopped else MessageStatus.OK
     message = _turn_leave_streaming(message_id=message_id, status=status, refund=False, **fields)
@@ -304,12 +425,20 @@ def turn_fail(
     *, message_id: int, content: str | None, error: LLMError, interrupted: bool
 ) -> Message:
     """The reply failed (`failed`) or its process went away (`interrupted`): the text so
-    far is kept (`content`, or what was last stored), and the unit is given back."""
+    far is kept (`content`, or what was last stored), and the unit is given back. A
+    continuation that fails leaves its reply delivered and still cut short (`ok`), with
+    whatever of the rest arrived: it can be continued again."""
     status = MessageStatus.INTERRUPTED if interrupted else MessageStatus.FAILED
     fields: dict = {"error": str(error)[:ERROR_MAX_LENGTH], "heartbeat_at": timezone.now()}
     if content is not None:
         fields["content"] = content
-    return _turn_leave_streaming(message_id=message_id, status=status, refund=True, **fields)
+    return _turn_leave_streaming(
+        message_id=message_id,
+        status=status,
+        refund=True,
+        continued_status=MessageStatus.OK,
+        **fields,
+    )
 
 
 def turns_expire_stale(*, message_ids: list[int] | None = None) -> int:
@@ -327,13 +456,22 @@ def turns_expire_stale(*, message_ids: list[int] | None = None) -> int:
     return expired
 
 
-def _turn_leave_streaming(*, message_id: int, status: str, refund: bool, **fields) -> Message:
+def _turn_leave_streaming(
+    *, message_id: int, status: str, refund: bool, continued_status: str | None = None, **fields
+) -> Message:
     """The one way out of `streaming`: a conditional UPDATE, so that whoever comes first
-    (the writer, a stop, the stale sweep) decides, and a unit is given back at most once."""
+    (the writer, a stop, the stale sweep) decides, and a unit is given back at most once.
+    A continuation (still marked cut short while streaming) leaves as `continued_status`
+    when one is given."""
     with transaction.atomic():
-        left = Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING).update(
-            status=status, **fields
-        )
+        streaming = Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING)
+        left = 0
+        if continued_status is not None:
+            left = streaming.filter(finish_reason=FINISH_LENGTH).update(
+                status=continued_status, **fields
+            )
+        if not left:
+            left = streaming.update(status=status, **fields)
         message = Message.objects.select_related("session").get(pk=message_id)
         if left and refund and message.quota_day is not None:
             quota_release(
@@ -386,6 +524,7 @@ def session_start(
     current_state: PromptAnswer,
     goal: PromptAnswer,
     misc: PromptAnswer,
+    language: str = "en",
 ) -> CoachingSession:
     """Create a session from the wizard's three answers and wait for the coach's plan.
 
@@ -394,7 +533,13 @@ def session_start(
     kept, the unit is given back, and the first reply can be retried).
     """
     turn = session_open(
-        user=user, coach=coach, current_state=current_state, goal=goal, misc=misc, claim=True
+        user=user,
+        coach=coach,
+        current_state=current_state,
+        goal=goal,
+        misc=misc,
+        language=language,
+        claim=True,
     )
     turn_complete(turn)
     return turn.session
@@ -412,6 +557,18 @@ def session_retry(*, session: CoachingSession, user: User) -> tuple[Message | No
     """Retry the failed turn and wait for it: (the user message answered or None, assistant)."""
     turn = retry_open(session=session, user=user)
     return turn.user_message, turn_complete(turn)
+
+
+def message_continue(*, message: Message, user: User) -> Message:
+    """Ask for the rest of a reply cut short, and wait for it. Raises as `continue_open`
+    does, and ReplyFailed when the model fails (the reply stays as it was)."""
+    return turn_complete(continue_open(message=message, user=user))
+
+
+def message_regenerate(*, message: Message, user: User) -> Message:
+    """Write the last reply again, and wait for it. Raises as `regenerate_open` does, and
+    ReplyFailed when the model fails."""
+    return turn_complete(regenerate_open(message=message, user=user))
 
 
 def session_delete(*, session: CoachingSession, user: User) -> None:

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from coach.llm import LLMBadResponse, LLMError, LLMUnavailable, Reply, get_chat_client
+from coach.prompting import continuation_joiner
 from project.db import db_step
 from sessions_app import services
 from sessions_app.models import RETRYABLE_STATUSES, Message, MessageStatus
@@ -72,7 +73,8 @@ class TurnRun:
         self.turn = turn
         self.message_id: int = turn.message.pk
         self.loop = loop
-        self.text = ""  # what readers have been given to see
+        # What readers have been given to see: a continuation starts from the text before.
+        self.text = turn.prefix
         self._pending: list[str] = []
         self._changed: asyncio.Future[None] = loop.create_future()
         self._publish_handle: asyncio.TimerHandle | None = None
@@ -183,6 +185,7 @@ async def _generate(run: TurnRun) -> None:
     interrupted = False
     next_flush = loop.time() + settings.COACH_STREAM_FLUSH_SECONDS
     client = get_chat_client()
+    joined = not run.turn.prefix
     try:
         stream = client.astream(run.turn.chat)
         async with contextlib.aclosing(stream):
@@ -190,7 +193,11 @@ async def _generate(run: TurnRun) -> None:
                 if isinstance(item, Reply):
                     reply = item
                     continue
-                run.append(item.text)
+                piece = item.text
+                if not joined and piece:
+                    joined = True
+                    piece = continuation_joiner(run.turn.prefix, piece) + piece
+                run.append(piece)
                 if loop.time() >= next_flush:
                     next_flush = loop.time() + settings.COACH_STREAM_FLUSH_SECONDS
                     await db_step(
@@ -233,7 +240,10 @@ async def _generate(run: TurnRun) -> None:
         if isinstance(exc, asyncio.CancelledError):
             raise
         return  # logged; its readers go on from the stored message (see _ended)
-    run.finish(message, error if message.status in RETRYABLE_STATUSES else None)
+    # Whoever left `streaming` first decided: a stop may have won over the error. A failed
+    # continuation is left delivered, with its error noted.
+    failed = message.status in RETRYABLE_STATUSES or bool(message.error)
+    run.finish(message, error if failed else None)
     if interrupted:
         raise asyncio.CancelledError
 

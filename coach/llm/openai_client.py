@@ -70,6 +70,7 @@ class OpenAIChatClient(SyncFacade):
         timeout: float = 30.0,
         max_retries: int = 1,
         max_tokens: int = 600,
+        temperature: float = 0.7,
         retry_delay: float = RETRY_DELAY_SECONDS,
     ) -> None:
         self.base_url = base_url
@@ -78,6 +79,7 @@ class OpenAIChatClient(SyncFacade):
         self.timeout = timeout
         self.max_retries = max(0, min(max_retries, 1))
         self.max_tokens = max_tokens
+        self.temperature = temperature
         self.retry_delay = retry_delay
         self._sdks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -132,11 +134,13 @@ class OpenAIChatClient(SyncFacade):
             try:
                 completion = await self._create(payload, stream=False)
                 usage = completion.get("usage") or {}
+                choice = completion["choices"][0]
                 reply = Reply(
-                    content=completion["choices"][0]["message"].get("content") or "",
+                    content=choice["message"].get("content") or "",
                     model=completion.get("model") or self.model,
                     prompt_tokens=usage.get("prompt_tokens"),
                     completion_tokens=usage.get("completion_tokens"),
+                    finish_reason=choice.get("finish_reason") or "",
                 )
                 break
             except Exception as exc:
@@ -152,7 +156,7 @@ class OpenAIChatClient(SyncFacade):
         attempt = 0
         while True:
             parts: list[str] = []
-            model = ""
+            model = finish_reason = ""
             usage: dict[str, Any] = {}
             try:
                 sdk_stream = await self._create(payload, stream=True)
@@ -162,7 +166,11 @@ class OpenAIChatClient(SyncFacade):
                         usage = chunk.get("usage") or usage
                         # Only the first choice (n=1); the usage chunk has none.
                         choices = chunk.get("choices")
-                        text = choices[0]["delta"].get("content") if choices else None
+                        if not choices:
+                            continue
+                        choice = choices[0]
+                        finish_reason = choice.get("finish_reason") or finish_reason
+                        text = (choice.get("delta") or {}).get("content")
                         if text:
                             parts.append(text)
                             yield ReplyChunk(text=text)
@@ -180,6 +188,7 @@ class OpenAIChatClient(SyncFacade):
             # Servers that ignore stream_options (llama-cpp-python) send no usage.
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
+            finish_reason=finish_reason,
         )
         yield self._finish(reply, started)
 
@@ -199,6 +208,7 @@ class OpenAIChatClient(SyncFacade):
             "model": self.model,
             "messages": payload,
             "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
             "stream": stream,
         }
         if stream:
@@ -287,4 +297,5 @@ def build_openai_client() -> ChatClient:
         timeout=settings.COACH_LLM_TIMEOUT,
         max_retries=settings.COACH_LLM_MAX_RETRIES,
         max_tokens=settings.COACH_LLM_MAX_TOKENS,
+        temperature=settings.COACH_LLM_TEMPERATURE,
     )

@@ -22,6 +22,16 @@ class Reply:
     model: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    # Why the model stopped: "stop" (it was done), "length" (it reached max_tokens: the
+    # reply is cut short), or what else the server said; "" when it did not say.
+    finish_reason: str = ""
+
+    @property
+    def cut_short(self) -> bool:
+        return self.finish_reason == FINISH_LENGTH
+
+
+FINISH_LENGTH = "length"
 
 
 @dataclass(frozen=True)

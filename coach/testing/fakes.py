@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 
 from coach.llm import ChatMessage, LLMError, Reply, ReplyChunk, SyncFacade
+from coach.llm.types import FINISH_LENGTH
 
 
 class FakeChatClient(SyncFacade):
@@ -14,23 +15,24 @@ class FakeChatClient(SyncFacade):
 
     Records every request in `calls`. `delay` waits before the answer; `chunk_delay`
     waits between the pieces of a stream (one piece a word). A queued `PartialFailure`
-    streams its text and then fails. Thread-safe, for concurrency tests.
+    streams its text and then fails; a queued `CutShort` ends as if it reached the
+    length limit. Thread-safe, for concurrency tests.
     """
 
     model = "fake-model"
 
     def __init__(self, *responses: str | LLMError, delay: float = 0.0, chunk_delay: float = 0.0):
-        self.responses: list[str | LLMError | PartialFailure] = list(responses)
+        self.responses: list[str | LLMError | PartialFailure | CutShort] = list(responses)
         self.calls: list[list[ChatMessage]] = []
         self.delay = delay
         self.chunk_delay = chunk_delay
         self._lock = threading.Lock()
 
-    def queue(self, *responses: str | LLMError | PartialFailure) -> None:
+    def queue(self, *responses: str | LLMError | PartialFailure | CutShort) -> None:
         with self._lock:
             self.responses.extend(responses)
 
-    async def _next(self, messages: Sequence[ChatMessage]) -> str | PartialFailure:
+    async def _next(self, messages: Sequence[ChatMessage]) -> str | PartialFailure | CutShort:
         with self._lock:
             self.calls.append(list(messages))
             response = self.responses.pop(0) if self.responses else None
@@ -42,15 +44,25 @@ class FakeChatClient(SyncFacade):
             response = f"**Plan** for: {messages[-1]['content'][:80]}\n\n1. Breathe.\n2. Begin."
         return response
 
+    def _reply(self, response: str | CutShort) -> Reply:
+        cut = isinstance(response, CutShort)
+        return Reply(
+            content=response.text if cut else response,
+            model=self.model,
+            prompt_tokens=11,
+            completion_tokens=7,
+            finish_reason=FINISH_LENGTH if cut else "stop",
+        )
+
     async def acomplete(self, messages: Sequence[ChatMessage]) -> Reply:
-        content = await self._next(messages)
-        if isinstance(content, PartialFailure):
-            raise content.error
-        return Reply(content=content, model=self.model, prompt_tokens=11, completion_tokens=7)
+        response = await self._next(messages)
+        if isinstance(response, PartialFailure):
+            raise response.error
+        return self._reply(response)
 
     async def astream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[ReplyChunk | Reply]:
         response = await self._next(messages)
-        content = response.text if isinstance(response, PartialFailure) else response
+        content = response if isinstance(response, str) else response.text
         words = content.split(" ")
         for i, word in enumerate(words):
             if i and self.chunk_delay:
@@ -58,7 +70,7 @@ class FakeChatClient(SyncFacade):
             yield ReplyChunk(text=word if i == len(words) - 1 else word + " ")
         if isinstance(response, PartialFailure):
             raise response.error
-        yield Reply(content=content, model=self.model, prompt_tokens=11, completion_tokens=7)
+        yield self._reply(response)
 
 
 class PartialFailure:
@@ -67,3 +79,10 @@ class PartialFailure:
     def __init__(self, text: str, error: LLMError):
         self.text = text
         self.error = error
+
+
+class CutShort:
+    """A queued answer that streams `text` and ends at the length limit."""
+
+    def __init__(self, text: str):
+        self.text = text

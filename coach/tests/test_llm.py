@@ -63,18 +63,23 @@ CALLS = [pytest.param(complete, id="complete"), pytest.param(stream, id="stream"
 
 
 def test_complete_sends_model_messages_and_max_tokens(stub_llm):
-    client = stub_llm.client(model="my-model", max_tokens=123)
+    client = stub_llm.client(model="my-model", max_tokens=123, temperature=0.2)
 
     reply = client.complete(MESSAGES)
 
     assert reply == Reply(
-        content="Hello from the stub.", model="stub-model", prompt_tokens=12, completion_tokens=5
+        content="Hello from the stub.",
+        model="stub-model",
+        prompt_tokens=12,
+        completion_tokens=5,
+        finish_reason="stop",
     )
     [request] = stub_llm.requests
     assert request.path == "/v1/chat/completions"
     assert request.body["model"] == "my-model"
     assert request.body["messages"] == MESSAGES
     assert request.body["max_tokens"] == 123
+    assert request.body["temperature"] == 0.2
     assert not request.body.get("stream")
 
 
@@ -95,7 +100,7 @@ def test_reply_without_usage_or_model_keeps_the_configured_model(stub_llm):
 
     reply = stub_llm.client(model="configured").complete(MESSAGES)
 
-    assert reply == Reply(content="Hi.", model="configured")
+    assert reply == Reply(content="Hi.", model="configured", finish_reason="stop")
 
 
 def test_stream_yields_pieces_then_the_whole_reply_with_usage(stub_llm):
@@ -117,6 +122,20 @@ def test_stream_yields_pieces_then_the_whole_reply_with_usage(stub_llm):
     assert body["stream_options"] == {"include_usage": True}
     assert body["max_tokens"] == 77
     assert body["messages"] == MESSAGES
+
+
+def test_a_reply_cut_by_the_length_limit_says_so(stub_llm):
+    cut = {**chunk_event(""), "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}
+    body = completion_body("1. Dim the")
+    body["choices"][0]["finish_reason"] = "length"
+    stub_llm.queue(StubResponse(events=[chunk_event("1. Dim the"), cut]), StubResponse(body=body))
+    client = stub_llm.client()
+
+    streamed = list(client.stream(MESSAGES))[-1]
+    whole = client.complete(MESSAGES)
+
+    assert streamed.finish_reason == whole.finish_reason == "length"
+    assert streamed.cut_short and whole.cut_short
 
 
 def test_stream_without_usage_reports_none(stub_llm):

@@ -10,11 +10,15 @@ import pytest
 from coach.llm import ChatMessage
 from coach.models import Coach
 from coach.prompting import (
+    CONTINUE_INSTRUCTION,
     MESSAGE_OVERHEAD_TOKENS,
     build_messages,
+    continuation_joiner,
+    continuation_request,
     estimate_message_tokens,
     estimate_tokens,
     render_prompts,
+    reply_language,
 )
 from sessions_app.models import PROMPT_CLASSES, PromptKind
 
@@ -28,7 +32,7 @@ class StubPrompt:
     kind: str
     text: str
 
-    def render(self) -> str:
+    def render(self, labels=None) -> str:
         return f"## {self.kind}\n{self.text}"
 
 
@@ -314,3 +318,76 @@ def test_cut_never_starts_with_a_user_turn_whose_answer_was_dropped(settings):
         assert kept[-1] == history[-1]
         assert kept == history[-len(kept) :]
         assert len(kept) == 1 or kept[0]["role"] == "assistant"
+
+
+# --- The language of the answer, and continuing a reply cut short ----------------------
+
+
+@pytest.mark.parametrize(
+    ("texts", "fallback", "expected"),
+    [
+        (["잠을 자고 싶어요"], "en", "ko"),
+        (["I want to sleep, 잠"], "en", "ko"),
+        (["I want to sleep by midnight"], "ko", ""),  # their words win over the pages
+        (["Je veux dormir"], "en", ""),
+        ([""], "ko", "ko"),  # only preset answers: the pages' language
+        (["", "  "], "en", "en"),
+        (["10:30 / 15"], "xx", ""),
+    ],
+)
+def test_reply_language_follows_the_persons_own_words(texts, fallback, expected):
+    assert reply_language(texts=texts, fallback=fallback) == expected
+
+
+def test_the_language_instruction_ends_the_system_prompt():
+    korean = build_messages(
+        system_prompt="You coach.", few_shot=[], prompts=[], history=[], language="ko"
+    )
+    assert korean[0]["content"].startswith("You coach.\n\n")
+    assert "Answer in Korean (한국어)" in korean[0]["content"]
+    other = build_messages(
+        system_prompt="You coach.", few_shot=[], prompts=[], history=[], language=""
+    )
+    assert "the language the person writes in" in other[0]["content"]
+    unset = build_messages(system_prompt="You coach.", few_shot=[], prompts=[], history=[])
+    assert unset[0]["content"] == "You coach."
+
+
+def test_preset_answers_are_worded_with_the_labels_given():
+    class Answer:
+        kind = "current_state"
+
+        def render(self, labels=None):
+            return ", ".join((labels or {}).get(t, t) for t in ["anxious", "mine"])
+
+    messages = build_messages(
+        system_prompt="s",
+        few_shot=[],
+        prompts=[Answer()],
+        history=[],
+        labels={"anxious": "불안해요"},
+    )
+    assert messages[-1]["content"] == "불안해요, mine"
+
+
+def test_a_continuation_shows_the_model_its_part_then_asks_for_the_rest():
+    assert continuation_request("1. Dim the") == [
+        {"role": "assistant", "content": "1. Dim the"},
+        {"role": "user", "content": CONTINUE_INSTRUCTION},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("before", "rest", "joiner"),
+    [
+        ("Dim the lights and", "put your phone away.", " "),
+        ("Dim the lights and ", "put", ""),
+        ("Dim the lights and", " put", ""),
+        ("Dim the lights", ", then rest.", ""),
+        ("1. Dim the lights.\n", "2. Breathe", ""),
+        ("불을 끄고", "휴대폰을 치우세요.", " "),
+        ("", "Anything", ""),
+    ],
+)
+def test_continuation_joiner_makes_the_two_parts_read_as_one(before, rest, joiner):
+    assert continuation_joiner(before, rest) == joiner

@@ -19,9 +19,27 @@ def test_coaches_are_public(api_client):
     response = api_client.get("/api/coaches/")
     assert response.status_code == 200
     first = response.json()[0]
-    assert set(first) == {"slug", "name", "description", "state_options", "goal_options"}
+    assert set(first) == {
+        "slug",
+        "name",
+        "description",
+        "state_options",
+        "goal_options",
+        "option_labels",
+    }
     assert first["slug"] == "meditation-guide"
+    assert first["name"] == "Meditation guide"
     assert "anxious" in first["state_options"]
+    assert first["option_labels"]["anxious"] == "anxious"
+
+
+def test_coaches_speak_the_requests_language_with_the_same_option_values(api_client):
+    korean = api_client.get("/api/coaches/", HTTP_ACCEPT_LANGUAGE="ko").json()[0]
+    english = api_client.get("/api/coaches/", HTTP_ACCEPT_LANGUAGE="en").json()[0]
+
+    assert korean["name"] == "명상 가이드"
+    assert korean["state_options"] == english["state_options"]
+    assert korean["option_labels"]["anxious"] == "불안해요"
 
 
 def test_create_session_returns_the_detail_with_first_reply(user_api, user, fake_llm):

@@ -554,3 +554,88 @@ def test_readers_of_a_writer_that_could_not_store_its_end_are_not_left_waiting(
     )
     assert response.status_code == 502
     assert response.json()["session_id"] == session.pk
+
+
+# --- Continue a reply cut short, regenerate the last one ----------------------------
+
+
+def _cut_short_reply(session, text="1. Dim the lights at 22:30 and") -> Message:
+    reply = session.messages.get()
+    reply.content, reply.finish_reason = text, "length"
+    reply.save(update_fields=["content", "finish_reason"])
+    return reply
+
+
+def test_continue_streams_the_rest_into_the_same_message(user, fake_llm, owner_client):
+    session = make_session(owner=user)
+    reply = _cut_short_reply(session)
+    fake_llm.queue("put your phone away.")
+    fake_llm.chunk_delay = 0.06
+
+    async def scenario():
+        response = await owner_client.post(
+            f"/api/messages/{reply.pk}/continue/?render=html", headers=SSE
+        )
+        assert response.status_code == 200
+        return await read_events(response)
+
+    events = run(scenario)
+
+    start, *deltas, done = events
+    assert start["event"] == "start" and done["event"] == "done"
+    assert start["data"]["message"]["id"] == reply.pk
+    assert start["data"]["message"]["content"] == "1. Dim the lights at 22:30 and"
+    # Deltas go on from the text already there, and join it as one reply.
+    so_far = start["data"]["message"]["content"]
+    for delta in deltas:
+        so_far += delta["data"]["text"]
+        assert delta["id"] == len(so_far)
+        assert delta["data"]["html"].startswith("<ol>")
+    assert so_far == "1. Dim the lights at 22:30 and put your phone away."
+    assert done["data"]["content"] == so_far
+    assert done["data"]["finish_reason"] == "stop"
+    assert quota_get(user=user).used == 1
+
+
+def test_continue_and_regenerate_refuse_outsiders_and_what_cannot_be_done(
+    user, fake_llm, owner_client, outsider_client
+):
+    session = make_session(owner=user)
+    reply = session.messages.get()
+
+    async def scenario():
+        refused = await outsider_client.post(f"/api/messages/{reply.pk}/regenerate/")
+        anonymous = await AsyncClient().post(f"/api/messages/{reply.pk}/continue/")
+        not_cut = await owner_client.post(f"/api/messages/{reply.pk}/continue/", headers=SSE)
+        missing = await owner_client.post("/api/messages/999999/regenerate/")
+        return refused, anonymous, not_cut, missing
+
+    refused, anonymous, not_cut, missing = run(scenario)
+
+    assert refused.status_code == 403 and "owner" in refused.json()["detail"]
+    assert anonymous.status_code in (401, 403) and "detail" in anonymous.json()
+    assert not_cut.status_code == 409 and "cut short" in not_cut.json()["detail"]
+    assert missing.status_code == 404 and missing.json()["detail"]
+    assert quota_get(user=user).used == 0
+
+
+def test_regenerate_replaces_the_reply_and_keeps_the_earlier_version(user, fake_llm, owner_client):
+    session = make_session(owner=user)
+    old = session.messages.get()
+    fake_llm.queue("A better plan.")
+
+    async def scenario():
+        response = await owner_client.post(f"/api/messages/{old.pk}/regenerate/")
+        detail = await AsyncClient().get(f"/api/sessions/{session.pk}/")
+        earlier = await AsyncClient().get(f"/api/messages/{old.pk}/")
+        return response, detail, earlier
+
+    response, detail, earlier = run(scenario)
+
+    assert response.status_code == 201
+    new = response.json()
+    assert new["content"] == "A better plan." and new["replaces"] == old.pk
+    assert new["model"] == "fake-model" and new["finish_reason"] == "stop"
+    assert [m["id"] for m in detail.json()["messages"]] == [new["id"]]
+    assert earlier.status_code == 200 and earlier.json()["content"] == old.content
+    assert quota_get(user=user).used == 1

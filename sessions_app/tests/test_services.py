@@ -5,10 +5,17 @@ from coach.exceptions import QuotaExceeded
 from coach.llm import LLMTimeout, LLMUnavailable
 from coach.models import DailyUsage
 from coach.selectors import quota_get
-from sessions_app.exceptions import NothingToRetry, ReplyFailed
+from sessions_app.exceptions import (
+    NothingToContinue,
+    NothingToRegenerate,
+    NothingToRetry,
+    ReplyFailed,
+)
 from sessions_app.models import CoachingSession, Message, MessageStatus, PromptKind
 from sessions_app.services import (
     PromptAnswer,
+    message_continue,
+    message_regenerate,
     message_send,
     session_delete,
     session_retry,
@@ -50,7 +57,8 @@ def test_session_start_stores_answers_and_first_reply(user, coach, fake_llm):
 def test_session_start_sends_the_coach_prompt_and_typed_answers(user, coach, fake_llm):
     start(user, coach)
     (messages,) = fake_llm.calls
-    assert messages[0] == {"role": "system", "content": coach.system_prompt}
+    assert messages[0]["role"] == "system"
+    assert messages[0]["content"].startswith(coach.system_prompt)
     joined = "\n".join(m["content"] for m in messages if m["role"] == "user")
     for text in ("anxious, tired", "Exams next week.", "deep rest", "Ten minutes"):
         assert text in joined
@@ -179,3 +187,138 @@ def test_owner_deletes_session_with_everything(user, coach):
     session_delete(session=session, user=user)
     assert not CoachingSession.objects.exists()
     assert not Message.objects.exists()
+
+
+# --- Continue a reply cut short, regenerate the last one ------------------------------
+
+
+def _cut_short_session(user, coach, fake_llm):
+    from coach.testing.fakes import CutShort
+
+    fake_llm.queue(CutShort("1. Dim the lights at 22:30 and"))
+    session = start(user, coach)
+    (reply,) = session.messages.all()
+    return session, reply
+
+
+def test_a_reply_that_reaches_the_length_limit_is_marked_cut_short(user, coach, fake_llm):
+    _session, reply = _cut_short_session(user, coach, fake_llm)
+
+    assert reply.status == MessageStatus.OK
+    assert reply.finish_reason == "length" and reply.cut_short
+
+
+def test_continue_appends_the_rest_to_the_same_reply_and_counts_one(user, coach, fake_llm):
+    session, reply = _cut_short_session(user, coach, fake_llm)
+    fake_llm.queue("put your phone away.\n2. Breathe (5 min).")
+
+    continued = message_continue(message=reply, user=user)
+
+    assert continued.pk == reply.pk
+    assert continued.content == (
+        "1. Dim the lights at 22:30 and put your phone away.\n2. Breathe (5 min)."
+    )
+    assert continued.finish_reason == "stop" and continued.status == MessageStatus.OK
+    assert session.messages.count() == 1
+    assert quota_get(user=user).used == 2
+    # The model is shown the part it wrote and asked for the rest.
+    asked = fake_llm.calls[-1]
+    assert asked[-2] == {"role": "assistant", "content": "1. Dim the lights at 22:30 and"}
+    assert asked[-1]["role"] == "user" and "cut off" in asked[-1]["content"]
+
+
+def test_a_failed_continuation_leaves_the_reply_as_it_was_and_refunds(user, coach, fake_llm):
+    _session, reply = _cut_short_session(user, coach, fake_llm)
+    fake_llm.queue(LLMUnavailable())
+
+    with pytest.raises(ReplyFailed):
+        message_continue(message=reply, user=user)
+
+    reply.refresh_from_db()
+    assert reply.status == MessageStatus.OK and reply.cut_short
+    assert reply.content == "1. Dim the lights at 22:30 and"
+    assert quota_get(user=user).used == 1
+    fake_llm.queue("put your phone away.")
+    assert message_continue(message=reply, user=user).content.endswith("and put your phone away.")
+
+
+def test_only_the_last_reply_cut_short_can_be_continued(user, outsider, coach, fake_llm):
+    session, reply = _cut_short_session(user, coach, fake_llm)
+    with pytest.raises(PermissionDenied):
+        message_continue(message=reply, user=outsider)
+    message_send(session=session, user=user, content="And in the morning?")
+    reply.refresh_from_db()
+    with pytest.raises(NothingToContinue):
+        message_continue(message=reply, user=user)
+    last = session.messages.last()
+    with pytest.raises(NothingToContinue):  # it ended on its own
+        message_continue(message=last, user=user)
+    assert quota_get(user=user).used == 2
+
+
+def test_regenerate_keeps_the_earlier_version_out_of_the_conversation(user, coach, fake_llm):
+    from sessions_app.selectors import session_conversation
+
+    fake_llm.queue("First plan.")
+    session = start(user, coach)
+    fake_llm.queue("Second answer.")
+    message_send(session=session, user=user, content="Shorter please.")
+    old = session.messages.last()
+    old_content = old.content
+    fake_llm.queue("A better answer.")
+
+    new = message_regenerate(message=old, user=user)
+
+    assert new.pk != old.pk and new.replaces_id == old.pk
+    conversation = session_conversation(session=session)
+    assert [m.content for m in conversation] == [
+        "First plan.",
+        "Shorter please.",
+        "A better answer.",
+    ]
+    assert [m.content for m in conversation[-1].earlier_versions] == [old_content]
+    assert quota_get(user=user).used == 3
+    # Asked with the same history as the first time: not with the version it replaces.
+    asked = fake_llm.calls[-1]
+    assert asked[-1] == {"role": "user", "content": "Shorter please."}
+    assert old_content not in [m["content"] for m in asked]
+    # Later turns see only the current version.
+    message_send(session=session, user=user, content="Thanks")
+    history = [m["content"] for m in fake_llm.calls[-1]]
+    assert "A better answer." in history and old_content not in history
+
+
+def test_regenerate_refuses_outsiders_and_anything_but_the_last_reply(
+    user, outsider, coach, fake_llm
+):
+    session = start(user, coach)
+    plan = session.messages.get()
+    with pytest.raises(PermissionDenied):
+        message_regenerate(message=plan, user=outsider)
+    message_send(session=session, user=user, content="More?")
+    with pytest.raises(NothingToRegenerate):
+        message_regenerate(message=plan, user=user)
+    user_message = session.messages.filter(role="user").get()
+    with pytest.raises(NothingToRegenerate):
+        message_regenerate(message=user_message, user=user)
+    assert quota_get(user=user).used == 2
+
+
+def test_a_korean_session_snapshots_the_korean_prompt_and_words_presets_in_korean(
+    user, coach, fake_llm
+):
+    answers = {
+        **ANSWERS,
+        "current_state": PromptAnswer(tags=["anxious", "tired"]),
+        "misc": PromptAnswer(text="자기 전 10분"),
+    }
+    session = session_start(user=user, coach=coach, language="ko", **answers)
+
+    assert session.language == "ko"
+    assert session.system_prompt == coach.system_prompt_ko
+    assert session.title == "깊은 휴식"
+    (asked,) = fake_llm.calls
+    assert "Answer in Korean" in asked[0]["content"]  # the language the person writes in
+    assert "불안해요, 피곤해요" in asked[-1]["content"]
+    # The tags stored are the stable values, the same in every language.
+    assert session.prompts.get(kind=PromptKind.CURRENT_STATE).tags == ["anxious", "tired"]
