@@ -171,7 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--n-ctx", type=int, default=None, help="default: as runlocal (4096)")
+    parser.add_argument("--n-ctx", type=int, default=None, help="default: as runlocal")
     parser.add_argument("--verbose", action="store_true", help="print every run")
     args = parser.parse_args()
 
@@ -188,16 +188,19 @@ def main() -> None:
 
     from coach import local_server
 
-    n_ctx = args.n_ctx or (settings.COACH_LOCAL_CONTEXT or 4096)
-    model_path = local_server.model_path(settings.COACH_LOCAL_MODEL_FILE or None)
-    alias = "SmolLM2-135M-Instruct"
+    info = local_server.model_info(settings.COACH_LOCAL_MODEL_FILE or None)
+    n_ctx = args.n_ctx or local_server.resolve_context(info, settings.COACH_LOCAL_CONTEXT)
+    model_path = info.path
+    alias = settings.COACH_LLM_MODEL
     batch = requests(args.runs + 1)
     print(f"Model: {model_path.name}, n_ctx {n_ctx}, up to {args.max_tokens} tokens a reply")
     print(f"CPU cores: {os.cpu_count()}, runs: {args.runs} each (interleaved), after a warm-up")
 
     with (
         tempfile.TemporaryFile() as log,
-        local_server.start_server(model_alias=alias, n_ctx=n_ctx, log=log) as server,
+        local_server.start_server(
+            model_alias=alias, model=model_path, n_ctx=n_ctx, log=log
+        ) as server,
     ):
         ours = through_our_client(server.base_url, alias, args.max_tokens)
         theirs = direct(model_path, n_ctx, args.max_tokens)

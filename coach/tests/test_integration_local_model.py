@@ -248,11 +248,13 @@ def runlocal(
         k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "DJANGO_TEST"))
     }
     child_env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'runlocal.sqlite3'}",
-        COACH_LOCAL_LLM_PORT=str(model_port),
-        COACH_LOCAL_CONTEXT="2048",
-        PYTHONUNBUFFERED="1",
-        **env,
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'runlocal.sqlite3'}",
+            "COACH_LOCAL_LLM_PORT": str(model_port),
+            "COACH_LOCAL_CONTEXT": "2048",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
     )
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runlocal", "--port", str(web_port), "--noreload"],
@@ -285,7 +287,52 @@ def test_runlocal_starts_model_and_web_server_and_stops_both(tmp_path, sig):
     log = (tmp_path / "runlocal.log").read_text()
     assert code == 0, log
     assert "The local model server is ready." in log
+    assert "a tiny offline model for trying Stepwise" in log  # the demo model
     assert local_server.port_is_free(web_port)
+    assert local_server.port_is_free(model_port)
+
+
+def test_runlocal_serves_a_model_file_under_its_own_name(tmp_path):
+    """COACH_LOCAL_MODEL_FILE: the file's name labels replies, its context comes from it."""
+    import http.client
+    import json
+
+    model_file = tmp_path / "my-coach-model.gguf"
+    model_file.symlink_to(local_server.model_path())
+    process, web_port, model_port = runlocal(
+        tmp_path, COACH_LOCAL_MODEL_FILE=str(model_file), COACH_LOCAL_CONTEXT=""
+    )
+    try:
+        assert wait_for(lambda: answers_http(web_port)), (tmp_path / "runlocal.log").read_text()
+        connection = http.client.HTTPConnection("127.0.0.1", model_port, timeout=10)
+        connection.request("GET", "/v1/models")
+        served = json.loads(connection.getresponse().read())
+        connection.close()
+        assert [model["id"] for model in served["data"]] == ["my-coach-model"]
+    finally:
+        code = stop_runlocal(process, signal.SIGTERM)
+
+    log = (tmp_path / "runlocal.log").read_text()
+    assert code == 0, log
+    assert f"Serving the model file {model_file}" in log
+    assert "replies are labelled my-coach-model" in log
+    assert "context: 8192 tokens (the file says 8192)" in log  # SmolLM2's own window
+    assert "tiny offline model" not in log
+
+
+def test_runlocal_with_a_missing_model_file_says_so_in_one_line(tmp_path):
+    process, _web_port, model_port = runlocal(
+        tmp_path, COACH_LOCAL_MODEL_FILE=str(tmp_path / "typo.gguf")
+    )
+    try:
+        code = process.wait(timeout=60)
+    finally:
+        local_server.stop(process)
+
+    log = (tmp_path / "runlocal.log").read_text()
+    assert code != 0
+    assert f"CommandError: The model file {tmp_path / 'typo.gguf'} does not exist." in log
+    assert "Traceback" not in log
     assert local_server.port_is_free(model_port)
 
 

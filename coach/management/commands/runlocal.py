@@ -1,15 +1,22 @@
 """`make run`: the development web server, plus the embedded model when no other is set.
 
 With neither OPENAI_API_KEY nor OPENAI_BASE_URL set, this starts llama-cpp-python's
-OpenAI-compatible server on 127.0.0.1:COACH_LOCAL_LLM_PORT (serving SmolLM2), waits
-until it answers, then serves the site under ASGI with uvicorn (`project.asgi`, as in
-production, so replies stream as they do there), restarting it when a source file
-changes. Static files come from the ServeStatic middleware. Ctrl-C (or SIGTERM, or
-either process exiting) stops both. With a key or a base URL set, only the web server runs.
+OpenAI-compatible server on 127.0.0.1:COACH_LOCAL_LLM_PORT (serving COACH_LOCAL_MODEL_FILE,
+or the SmolLM2 demo model), waits until it answers, then serves the site under ASGI with
+uvicorn (`project.asgi`, as in production, so replies stream as they do there),
+restarting it when a source file changes. Static files come from the ServeStatic
+middleware. Ctrl-C (or SIGTERM, or either process exiting) stops both. With a key or a
+base URL set, only the web server runs.
+
+It says at start-up which model answers: with the demo model, that it is a tiny model
+for trying Stepwise out and how to connect a real one. The context window it serves
+(COACH_LOCAL_CONTEXT, else the model file's own, at most 8192 tokens) is passed to the
+web server as COACH_LOCAL_CONTEXT, so its prompt budget matches.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +30,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from coach import local_server
+from coach.demo import DEMO_MODEL_NAME
 
 # Seconds uvicorn waits for open requests (a stream's reader, say) when it stops or
 # reloads, before it cancels them and lets running turns finish (as in production,
@@ -67,15 +75,17 @@ class Command(BaseCommand):
         stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         previous = {sig: signal.signal(sig, _raise_stop) for sig in stop_signals}
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        web_env = None  # ours
         try:
             if settings.COACH_LLM_USES_LOCAL_SERVER:
-                self._start_model_server(children)
+                n_ctx = self._start_model_server(children)
+                web_env = {**os.environ, "COACH_LOCAL_CONTEXT": str(n_ctx)}
             else:
                 self.stdout.write(
                     f"Using the model {settings.COACH_LLM_MODEL} at {settings.OPENAI_BASE_URL} "
                     "(no local model server)."
                 )
-            children.append(("web server", local_server.spawn(web_command)))
+            children.append(("web server", local_server.spawn(web_command, env=web_env)))
             self._supervise(children)
         except _Stop:
             self.stdout.write("Stopping… (again to stop at once)")
@@ -100,10 +110,13 @@ class Command(BaseCommand):
                 signal.signal(sig, signal.SIG_IGN)
             local_server.stop(process, timeout=0)
 
-    def _start_model_server(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    def _start_model_server(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
+        """Start the model server, wait until it answers; returns its context window."""
         port = settings.COACH_LOCAL_LLM_PORT
         try:
             local_server.check_server_installed()
+            info = local_server.model_info(settings.COACH_LOCAL_MODEL_FILE or None)
+            n_ctx = local_server.resolve_context(info, settings.COACH_LOCAL_CONTEXT)
             if not local_server.port_is_free(port):
                 raise local_server.LocalServerError(
                     f"Port {port} is already in use, so the local model server cannot listen "
@@ -111,13 +124,14 @@ class Command(BaseCommand):
                     "port with COACH_LOCAL_LLM_PORT."
                 )
             command = local_server.server_command(
-                port=port,
-                model_alias=settings.COACH_LLM_MODEL,
-                model=settings.COACH_LOCAL_MODEL_FILE or None,
-                n_ctx=settings.COACH_LOCAL_CONTEXT or 4096,
+                port=port, model_alias=settings.COACH_LLM_MODEL, model=info.path, n_ctx=n_ctx
             )
         except local_server.LocalServerError as exc:
             raise CommandError(str(exc)) from exc
+        if settings.COACH_LLM_IS_DEMO:
+            self.stdout.write(self.style.WARNING(demo_notice()))
+        else:
+            self.stdout.write(model_file_notice(info, n_ctx, settings.COACH_LOCAL_CONTEXT))
         self.stdout.write(
             f"Starting the local model server ({settings.COACH_LLM_MODEL}) on "
             f"{settings.OPENAI_BASE_URL} …"
@@ -129,6 +143,7 @@ class Command(BaseCommand):
         except local_server.LocalServerError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS("The local model server is ready."))
+        return n_ctx
 
     def _supervise(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
         """Wait until one of the children exits; the caller then stops the others."""
@@ -138,6 +153,47 @@ class Command(BaseCommand):
                 if code is not None:
                     raise CommandError(f"The {name} exited (status {code}); stopping.")
             time.sleep(0.5)
+
+
+def demo_notice() -> str:
+    """What `make run` says while the demo model answers (the pages say it too)."""
+    return "\n".join(
+        [
+            f"Replies come from {DEMO_MODEL_NAME}, a tiny offline model for trying Stepwise",
+            "out. It cannot write a useful plan. To connect a real model, run one of:",
+            "  OpenAI:  OPENAI_API_KEY=sk-... COACH_LLM_MODEL=gpt-4o-mini make run",
+            "  Ollama:  OPENAI_BASE_URL=http://localhost:11434/v1 OPENAI_API_KEY=ollama "
+            "COACH_LLM_MODEL=qwen2.5:1.5b make run",
+            "           (vLLM, LM Studio and other OpenAI-compatible servers: their own "
+            "OPENAI_BASE_URL)",
+            "  a bigger GGUF model served here:  COACH_LOCAL_MODEL_FILE=/path/to/model.gguf "
+            "make run",
+            "See docs/model.md.",
+        ]
+    )
+
+
+def model_file_notice(info: local_server.ModelInfo, n_ctx: int, configured: int) -> str:
+    """Which model file is served, under which name, with what context window."""
+    if configured > 0:
+        source = "COACH_LOCAL_CONTEXT"
+    elif info.context_length:
+        source = f"the file says {info.context_length}"
+        if info.context_length > n_ctx:
+            source += f", at most {local_server.MAX_AUTO_N_CTX} unless COACH_LOCAL_CONTEXT"
+    else:
+        source = "the file does not say"
+    lines = [
+        f"Serving the model file {info.path}",
+        f"  model: {info.label}; replies are labelled {settings.COACH_LLM_MODEL}",
+        f"  context: {n_ctx} tokens ({source})",
+    ]
+    if not info.has_chat_template:
+        lines.append(
+            "  The file has no chat template, so llama.cpp formats conversations its own "
+            "way: replies may be poor. An instruct model's GGUF file normally has one."
+        )
+    return "\n".join(lines)
 
 
 def parse_addrport(addrport: str) -> tuple[str, int]:
