@@ -18,16 +18,24 @@ class MessageInline(admin.StackedInline):
         "content",
         "error",
         "model_name",
+        "finish_reason",
+        "replaces",
         "prompt_tokens",
         "completion_tokens",
     )
-    readonly_fields = ("model_name", "prompt_tokens", "completion_tokens")
+    readonly_fields = (
+        "model_name",
+        "finish_reason",
+        "replaces",
+        "prompt_tokens",
+        "completion_tokens",
+    )
 
 
 @admin.register(CoachingSession)
 class CoachingSessionAdmin(admin.ModelAdmin):
-    list_display = ("title", "coach", "owner", "created_at")
-    list_filter = ("coach", "created_at")
+    list_display = ("title", "coach", "owner", "language", "created_at")
+    list_filter = ("coach", "language", "created_at")
     search_fields = ("title", "owner__username", "prompts__text")
     date_hierarchy = "created_at"
     raw_id_fields = ("owner",)
@@ -48,8 +56,8 @@ class PromptAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("session", "role", "status", "model_name", "created_at")
-    list_filter = ("role", "status", "model_name")
+    list_display = ("session", "role", "status", "finish_reason", "model_name", "created_at")
+    list_filter = ("role", "status", "finish_reason", "model_name")
     search_fields = ("content", "session__title")
-    raw_id_fields = ("session",)
+    raw_id_fields = ("session", "replaces")
     readonly_fields = ("created_at",)
