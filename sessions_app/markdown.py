@@ -6,7 +6,8 @@ Two layers, each enough on its own for the common attacks:
    passed through, and links with `javascript:`, `vbscript:`, `file:` or `data:` URLs
    are not made into links. Images are rendered as plain links (we show no image from
    another host: it would leak readers' addresses and break our CSP). Table alignment
-   becomes a class, since the CSP forbids inline styles.
+   becomes a class, since the CSP forbids inline styles. Small models' broken Markdown
+   (an unclosed `**`, a lone `#`) is tidied first: see markdown_repair.py.
 2. nh3 with an explicit allowlist of tags, attributes, classes and URL schemes. Anything
    not listed is dropped; every link gets `rel="nofollow noopener"` and opens in a new tab.
 
@@ -26,6 +27,8 @@ from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+
+from sessions_app.markdown_repair import repairs_plugin
 
 ALLOWED_TAGS = frozenset(
     {
@@ -104,7 +107,8 @@ class _StepwiseRenderer(RendererHTML):
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    return MarkdownIt("js-default", renderer_cls=_StepwiseRenderer).enable("table")
+    md = MarkdownIt("js-default", renderer_cls=_StepwiseRenderer).enable("table")
+    return md.use(repairs_plugin)
 
 
 @lru_cache(maxsize=1)

@@ -176,3 +176,156 @@ def test_hostile_replies_are_harmless_on_the_session_page_and_in_the_gallery(cli
     assert "&lt;script&gt;alert(&#x27;me&#x27;)&lt;/script&gt;" in page
     link = '<a href="https://evil.example/pixel.png" target="_blank" rel="nofollow noopener">'
     assert link in page
+
+
+# --- Broken Markdown from small models (sessions_app/markdown_repair.py) -------------
+
+# Replies SmolLM2-135M and friends really write, each with what it must render as.
+SMALL_MODEL_REPLIES = {
+    "bold step without its closer": (
+        "**Step 1: Wind down** at 22:30\n\n**Step 2: Dim the lights at 23:00\n\n"
+        "Step 3: Read a paper book.",
+        "<p><strong>Step 1: Wind down</strong> at 22:30</p>\n"
+        "<p>Step 2: Dim the lights at 23:00</p>\n<p>Step 3: Read a paper book.</p>\n",
+    ),
+    "unclosed bold in a list item": (
+        "1. **Breathe\n2. **Walk** slowly",
+        "<ol>\n<li>Breathe</li>\n<li><strong>Walk</strong> slowly</li>\n</ol>\n",
+    ),
+    "opener that would pair with the next step's": (
+        "**Step 1: Wind down at 22:30. Dim the lights. **Step 2:** Breathe.",
+        "<p>Step 1: Wind down at 22:30. Dim the lights. <strong>Step 2:</strong> Breathe.</p>\n",
+    ),
+    "no space after the closer": (
+        "**Step 1:**Wind down and **relax**",
+        "<p><strong>Step 1:</strong>Wind down and <strong>relax</strong></p>\n",
+    ),
+    "three stars for two": (
+        "***Step 1:** Walk",
+        "<p><strong>Step 1:</strong> Walk</p>\n",
+    ),
+    "unclosed italic and underscore": (
+        "*Note: go to bed early\n\n_Tip: no screens",
+        "<p>Note: go to bed early</p>\n<p>Tip: no screens</p>\n",
+    ),
+    "unclosed strikethrough": ("~~Coffee after 14:00", "<p>Coffee after 14:00</p>\n"),
+    "markers dangling at the end of a line": (
+        "Do this **\nthen that\n**",
+        "<p>Do this \nthen that\n</p>\n",
+    ),
+    "unclosed backtick": ("Run `pip install calm now", "<p>Run pip install calm now</p>\n"),
+    "lone hash and empty headings": (
+        "#\n\nYour plan\n\n##\n\n## **\n\nStart at 22:30",
+        "<p>Your plan</p>\n<p>Start at 22:30</p>\n",
+    ),
+    "heading without a space": (
+        "###Step 1: Wind down\nDim the lights.",
+        "<h3>Step 1: Wind down</h3>\n<p>Dim the lights.</p>\n",
+    ),
+    "heading without a space, closing hashes": ("##Plan ##", "<h2>Plan</h2>\n"),
+    "heading without a space in a list": (
+        "- ###Morning\n- Walk",
+        "<ul>\n<li>\n<h3>Morning</h3>\n</li>\n<li>Walk</li>\n</ul>\n",
+    ),
+    "korean": (
+        "**1단계: 긴장 풀기** 22:30\n\n**2단계: 조명 낮추기\n\n###3단계",
+        "<p><strong>1단계: 긴장 풀기</strong> 22:30</p>\n"
+        "<p>2단계: 조명 낮추기</p>\n<h3>3단계</h3>\n",
+    ),
+    "thematic break of stars": ("Plan\n\n* * *\n\nDone", "<p>Plan</p>\n<hr>\n<p>Done</p>\n"),
+    "empty code fence": ("Here:\n\n```\n```", "<p>Here:</p>\n"),
+}
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"), SMALL_MODEL_REPLIES.values(), ids=SMALL_MODEL_REPLIES.keys()
+)
+def test_broken_markdown_from_small_models_is_tidied(reply, expected):
+    assert render_markdown(reply) == expected
+
+
+# What is plain text, or code, stays exactly as written.
+KEPT_AS_WRITTEN = {
+    "arithmetic": ("5 * 3 = 15 and 2*3", "5 * 3 = 15 and 2*3"),
+    "snake_case": ("set wake_up_time and bed_time", "set wake_up_time and bed_time"),
+    "tilde for about": ("~ 10 minutes", "~ 10 minutes"),
+    "lone backtick between spaces": ("Press the ` key", "Press the ` key"),
+    "hashtag and numbers": ("#1 priority\n#sleep", "#1 priority\n#sleep"),
+    "escaped stars": (r"\*\*not bold", "**not bold"),
+}
+
+
+@pytest.mark.parametrize(("reply", "text"), KEPT_AS_WRITTEN.values(), ids=KEPT_AS_WRITTEN.keys())
+def test_plain_text_markers_stay(reply, text):
+    assert render_markdown(reply) == f"<p>{text}</p>\n"
+
+
+def test_code_is_never_touched():
+    html = render_markdown(
+        "Use `**kwargs` and `_private`:\n\n```python\n# comment\n##x = 1\ndef f(**kw): ~~\n```"
+    )
+    assert "<code>**kwargs</code>" in html
+    assert "<code>_private</code>" in html
+    assert "<pre><code># comment\n##x = 1\ndef f(**kw): ~~\n</code></pre>" in html
+
+
+def test_an_unclosed_code_fence_runs_to_the_end_as_written():
+    # As CommonMark says: while streaming, the code being written shows as code.
+    html = render_markdown("Try this:\n\n```\n**Step 1: Breathe\n# not a heading")
+    assert html == "<p>Try this:</p>\n<pre><code>**Step 1: Breathe\n# not a heading</code></pre>\n"
+
+
+def test_inside_links_tables_and_quotes_too():
+    assert render_markdown("[**Guide](https://a.example) and **more") == (
+        '<p><a href="https://a.example" target="_blank" rel="nofollow noopener">Guide</a>'
+        " and more</p>\n"
+    )
+    assert "<td>x</td>" in render_markdown("| a |\n|---|\n| **x |")
+    assert (
+        render_markdown("> **quote\n> more") == "<blockquote>\n<p>quote\nmore</p>\n</blockquote>\n"
+    )
+
+
+def test_excerpts_are_tidied_as_well():
+    assert markdown_to_text("#\n\n**Step 1: Wind down\n\n`x") == "Step 1: Wind down x"
+
+
+STREAMED_REPLY = (
+    "#\n\n### Your evening plan\n\n"
+    "**Step 1: Wind down** at 22:30. Dim the lights and put the phone *away*.\n\n"
+    "**Step 2: Breathe for ten minutes, then read a paper book.\n\n"
+    "1. **Breathe in** for 4\n2. **Hold for 7\n3. Out for 8 (`4-7-8`)\n\n"
+    "* * *\n\n"
+    "**Step 3:** Lights out at 23:45. ~~Coffee~~ Tea after 14:00.\n"
+)
+# Everything the finished reply emphasises, and nothing else.
+EMPHASISED = {"Step 1: Wind down", "away", "Breathe in", "Step 3:"}
+
+
+def _visible_text(html: str) -> str:
+    """The text a reader sees outside code."""
+    import re
+
+    html = re.sub(r"<code>.*?</code>", "", html, flags=re.DOTALL)
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def test_every_streamed_prefix_renders_cleanly():
+    """The page renders the reply so far on every delta: no prefix may bold what its
+    closer has not reached yet, show stray markers, or leave an empty block."""
+    import re
+
+    for end in range(1, len(STREAMED_REPLY) + 1):
+        prefix = STREAMED_REPLY[:end]
+        html = render_markdown(prefix)
+        for emphasised in re.findall(r"<(?:strong|em)>(.*?)</(?:strong|em)>", html):
+            assert emphasised in EMPHASISED, (prefix, html)
+        visible = _visible_text(html)
+        for marker in ("**", "__", "~~", "`"):
+            assert marker not in visible, (prefix, html)
+        assert not re.search(r"<(h[1-6]|p)>\s*</\1>", html), (prefix, html)
+    final = render_markdown(STREAMED_REPLY)
+    assert "<strong>Step 1: Wind down</strong>" in final
+    assert "Step 2: Breathe for ten minutes" in _visible_text(final)
+    assert "<strong>Step 2" not in final
+    assert "<hr>" in final and "<s>Coffee</s>" in final and "<code>4-7-8</code>" in final
