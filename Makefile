@@ -9,7 +9,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-postgres lint format install install-dev browser migrate erd bench clean
+.PHONY: run test test-postgres lint format install install-dev browser migrate erd bench bench-quality clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ erd: install
 bench: install-dev
 	$(BIN)/python bench/llm_local.py
 	$(BIN)/python bench/gallery.py
+
+# How good the configured model's plans are (docs/model.md, "Quality bench"); slow on a CPU.
+bench-quality: install-dev
+	$(BIN)/python bench/quality.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest-db*.sqlite3* staticfiles
