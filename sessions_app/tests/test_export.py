@@ -2,9 +2,12 @@
 
 import pytest
 from django.urls import reverse
+from markdown_it import MarkdownIt
 
+from coach.demo import DEMO_MODEL_NAME
+from sessions_app.models import Message, MessageRole
 from sessions_app.tests.public_builders import build_session
-from sessions_app.views.export import export_filename
+from sessions_app.views.export import demote_headings, export_filename
 
 
 def export_url(session) -> str:
@@ -14,7 +17,7 @@ def export_url(session) -> str:
 @pytest.fixture
 def session(make_user):
     owner = make_user("rio", display_name="Rio", first_name="Secret", last_name="Surname")
-    return build_session(
+    session = build_session(
         owner=owner,
         coach="health-habits",
         title="Walk more",
@@ -29,6 +32,8 @@ def session(make_user):
             ("failed", "And on weekends?"),
         ],
     )
+    session.messages.filter(role=MessageRole.ASSISTANT).update(model_name="gpt-4o-mini")
+    return session
 
 
 @pytest.mark.django_db
@@ -46,9 +51,9 @@ def test_anyone_can_download_the_session_as_markdown(client, session):
     assert body.index("## Where I am now") < body.index("## What I want")
     assert "> Desk job\n> back pain" in body
     assert "> move more; 10k steps" in body
-    # Turns in order; the coach's Markdown as written.
+    # Turns in order; the coach's Markdown as written, its headings below the turn's.
     plan, question, answer = (
-        body.index("# Plan"),
+        body.index("#### Plan"),
         body.index("> What if it rains?\n> I hate rain."),
         body.index("Walk **inside**."),
     )
@@ -60,7 +65,7 @@ def test_anyone_can_download_the_session_as_markdown(client, session):
 @pytest.mark.django_db
 def test_export_shows_no_private_fields(client, session):
     body = client.get(export_url(session)).content.decode()
-    for private in ("rio@example.com", "Secret", "Surname", "secret-internal-detail", "fake-model"):
+    for private in ("rio@example.com", "Secret", "Surname", "secret-internal-detail"):
         assert private not in body
     assert "rio" not in body.replace("Rio", "")  # the username, when a display name is set
 
@@ -101,3 +106,83 @@ def test_titles_in_any_script_keep_their_letters(client, user):
         "attachment; filename*=utf-8''"
         f"stepwise-{session.pk}-%EC%88%98%EB%A9%B4-%EA%B0%9C%EC%84%A0-%C3%A9motions.md"
     )
+
+
+@pytest.mark.django_db
+def test_each_reply_says_which_model_wrote_it(client, user):
+    session = build_session(
+        owner=user, turns=[("assistant", "Plan A"), ("user", "More?"), ("assistant", "Plan B")]
+    )
+    first, second = session.messages.filter(role=MessageRole.ASSISTANT)
+    Message.objects.filter(pk=first.pk).update(model_name=DEMO_MODEL_NAME)
+    Message.objects.filter(pk=second.pk).update(model_name="qwen2.5:1.5b-Q4_K_M")
+    body = client.get(export_url(session)).content.decode()
+    assert f"_Model: {DEMO_MODEL_NAME} (demo model)_\n\nPlan A" in body
+    # Escaped, so that the name's underscores stay underscores.
+    assert "_Model: qwen2.5:1.5b-Q4\\_K\\_M_\n\nPlan B" in body
+    assert body.count("Model:") == 2  # replies only, not the person's turn
+    html = MarkdownIt("commonmark").render(body)
+    assert "<em>Model: qwen2.5:1.5b-Q4_K_M</em>" in html
+
+
+@pytest.mark.django_db
+def test_a_reply_cut_short_says_so(client, user):
+    session = build_session(owner=user, turns=[("assistant", "1. Walk\n2. Str"), ("user", "Go on")])
+    Message.objects.filter(session=session, role=MessageRole.ASSISTANT).update(
+        finish_reason="length"
+    )
+    body = client.get(export_url(session)).content.decode()
+    assert "2. Str\n\n*The reply was cut short.*\n" in body
+    assert body.count("cut short") == 1
+
+
+@pytest.mark.django_db
+def test_only_the_current_version_of_a_regenerated_reply_is_exported(client, user):
+    session = build_session(
+        owner=user, turns=[("assistant", "Old plan"), ("assistant", "New plan")]
+    )
+    old, new = session.messages.all()
+    Message.objects.filter(pk=new.pk).update(replaces=old)
+    body = client.get(export_url(session)).content.decode()
+    assert "New plan" in body and "Old plan" not in body
+
+
+@pytest.mark.django_db
+def test_the_reply_headings_sit_below_the_turn_headings(client, user):
+    reply = (
+        "# Your plan\n\n## Evening\n\nDim the lights.\n\n```md\n# kept in code\n```\n\n"
+        "Morning\n=======\n\n> # Quoted\n\n1. ## Step one\n\n###### Deepest"
+    )
+    session = build_session(owner=user, turns=[("assistant", reply), ("user", "Thanks")])
+    body = client.get(export_url(session)).content.decode()
+    tokens = MarkdownIt("commonmark").parse(body)
+    levels, turn = [], None
+    for token in tokens:
+        if token.type == "heading_open":
+            level = int(token.tag[1])
+            if level == 3:
+                turn = level
+            elif turn is not None:
+                levels.append(level)
+    assert levels == [4, 5, 4, 4, 5, 6]
+    assert "```md\n# kept in code\n```" in body
+    assert "#### Morning\n\n> #### Quoted\n\n1. ##### Step one\n\n###### Deepest" in body
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("No headings at all.", "No headings at all."),
+        ("#### Already low\n\n##### Lower", "#### Already low\n\n##### Lower"),
+        ("### Step 1\n\n#### Detail", "#### Step 1\n\n##### Detail"),
+        ("# A\n\n##### E\n\n###### F", "#### A\n\n###### E\n\n###### F"),
+        ("#\n\nText", "####\n\nText"),
+        ("Two\nlines\n---\n\nafter", "#### Two lines\n\nafter"),
+        ("    # indented code\n\n~~~\n# fenced\n~~~", "    # indented code\n\n~~~\n# fenced\n~~~"),
+        ("```\n# unclosed fence\n## still code", "```\n# unclosed fence\n## still code"),
+        ("Line\r\n# Title\r\n", "Line\n#### Title\n"),
+        ("#hashtag and ##no", "#hashtag and ##no"),
+    ],
+)
+def test_demote_headings(reply, expected):
+    assert demote_headings(reply) == expected
