@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from coach.models import Coach, DailyUsage
+from coach.models import Coach, DailyUsage, SiteUsage
 
 
 @admin.register(Coach)
@@ -35,6 +35,20 @@ class CoachAdmin(admin.ModelAdmin):
         ),
         (_("History"), {"fields": ("created_at", "updated_at")}),
     )
+
+
+@admin.register(SiteUsage)
+class SiteUsageAdmin(admin.ModelAdmin):
+    """The whole site's model requests and tokens per day, against its budget."""
+
+    list_display = ("day", "requests", "tokens")
+    date_hierarchy = "day"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(DailyUsage)

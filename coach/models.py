@@ -171,6 +171,29 @@ class Coach(models.Model):
         return list(self.few_shot)
 
 
+class SiteUsage(models.Model):
+    """Model requests (and tokens, as the model reported them) of the whole site on one
+    calendar day: the site-wide budget (COACH_SITE_DAILY_LIMIT, COACH_SITE_DAILY_TOKENS)
+    is enforced on this row by conditional UPDATEs, like the per-user limit."""
+
+    day = models.DateField(_("day"), unique=True)
+    requests = models.PositiveIntegerField(_("requests"), default=0)
+    tokens = models.PositiveBigIntegerField(_("tokens"), default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name = _("site usage")
+        verbose_name_plural = _("site usage")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(requests__gte=0), name="site_usage_requests_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.requests}"
+
+
 class DailyUsage(models.Model):
     """How many model requests a user made on one calendar day (in TIME_ZONE).
 

@@ -35,6 +35,15 @@ def quota_exhausted_message(*, limit: int, resets_at: dt.datetime) -> str:
     ) % {"limit": limit, "time": when}
 
 
+def site_budget_exhausted_message(*, resets_at: dt.datetime) -> str:
+    """What everyone is told when the site's daily budget for the model is used up."""
+    when = formats.date_format(timezone.localtime(resets_at), "DATETIME_FORMAT")
+    return _(
+        "The coaches have answered as many requests today as this site allows for everyone. "
+        "You can ask again from %(time)s."
+    ) % {"time": when}
+
+
 @dataclass(frozen=True)
 class Reservation:
     """One unit of a user's daily quota, taken before a model call."""
@@ -56,3 +65,13 @@ def quota_resets_at(day: dt.date) -> dt.datetime:
 
 def daily_limit() -> int:
     return settings.COACH_DAILY_LIMIT
+
+
+def site_daily_limit() -> int:
+    """Model requests the whole site may make a day; 0: no cap."""
+    return settings.COACH_SITE_DAILY_LIMIT
+
+
+def site_daily_tokens() -> int:
+    """Tokens (prompt and reply, as the model reports them) the site may spend a day; 0: no cap."""
+    return settings.COACH_SITE_DAILY_TOKENS

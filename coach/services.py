@@ -1,13 +1,23 @@
+import datetime as dt
+
 from django.db.models import F
 
 from accounts.models import User
-from coach.exceptions import QuotaExceeded
-from coach.models import DailyUsage
-from coach.quota import Reservation, daily_limit, quota_day, quota_resets_at
+from coach.exceptions import QuotaExceeded, SiteBudgetExceeded
+from coach.models import DailyUsage, SiteUsage
+from coach.quota import (
+    Reservation,
+    daily_limit,
+    quota_day,
+    quota_resets_at,
+    site_daily_limit,
+    site_daily_tokens,
+)
 
 
 def quota_reserve(*, user: User) -> Reservation:
-    """Take one of today's model requests, or raise QuotaExceeded.
+    """Take one of today's model requests, or raise QuotaExceeded (the user's limit) or
+    SiteBudgetExceeded (the whole site's, COACH_SITE_DAILY_LIMIT / _TOKENS).
 
     Exact under concurrency across processes: the row exists (INSERT ... ON CONFLICT
     DO NOTHING), then one conditional UPDATE increments it only while it is under the
@@ -22,11 +32,45 @@ def quota_reserve(*, user: User) -> Reservation:
     )
     if not taken:
         raise QuotaExceeded(limit=limit, resets_at=quota_resets_at(day))
-    return Reservation(user_id=user.pk, day=day)
+    reservation = Reservation(user_id=user.pk, day=day)
+    try:
+        _site_reserve(day=day)
+    except BaseException:
+        _user_release(reservation=reservation)
+        raise
+    return reservation
+
+
+def _site_reserve(*, day: dt.date) -> None:
+    """Count one request of the whole site, or raise SiteBudgetExceeded. Counted with no
+    cap too, so staff see the day's usage. One UPDATE on every day but its first."""
+    limit, token_limit = site_daily_limit(), site_daily_tokens()
+    under = SiteUsage.objects.filter(day=day)
+    if limit:
+        under = under.filter(requests__lt=limit)
+    if token_limit:
+        under = under.filter(tokens__lt=token_limit)
+    if under.update(requests=F("requests") + 1):
+        return
+    # The day's first request (or the budget is spent): make sure the row exists, once more.
+    SiteUsage.objects.bulk_create([SiteUsage(day=day)], ignore_conflicts=True)
+    if not under.update(requests=F("requests") + 1):
+        raise SiteBudgetExceeded(limit=limit, resets_at=quota_resets_at(day))
 
 
 def quota_release(*, reservation: Reservation) -> None:
     """Give a unit back after a failed model call (to the day it was taken from)."""
+    _user_release(reservation=reservation)
+    SiteUsage.objects.filter(day=reservation.day, requests__gt=0).update(requests=F("requests") - 1)
+
+
+def _user_release(*, reservation: Reservation) -> None:
     DailyUsage.objects.filter(user_id=reservation.user_id, day=reservation.day, count__gt=0).update(
         count=F("count") - 1
     )
+
+
+def quota_tokens_record(*, day: dt.date, tokens: int) -> None:
+    """Add the tokens a reply spent (as the model reported them) to the site's day."""
+    if tokens > 0:
+        SiteUsage.objects.filter(day=day).update(tokens=F("tokens") + tokens)

@@ -22,10 +22,10 @@ from sessions_app.exceptions import (
 
 def exception_handler(exc, context):
     """Our domain exceptions as HTTP answers; everything else as DRF does it."""
-    if isinstance(exc, QuotaExceeded):
+    if isinstance(exc, QuotaExceeded):  # the user's limit (429) or the site's budget (503)
         return Response(
             {"detail": str(exc), "resets_at": DateTimeField().to_representation(exc.resets_at)},
-            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            status=exc.status_code,
         )
     if isinstance(exc, ReplyFailed):
         return Response(

@@ -364,6 +364,10 @@ COACH_LLM_CONTEXT_TOKENS = env_int(
     (COACH_LOCAL_CONTEXT or 4096) if COACH_LLM_USES_LOCAL_SERVER else 6000,
 )
 COACH_DAILY_LIMIT = env_int("COACH_DAILY_LIMIT", 5)
+# What the whole site may ask the model a day, whoever asks (0: no cap): requests, and
+# tokens as the model reports them (hosted models do; llama.cpp's streams do not).
+COACH_SITE_DAILY_LIMIT = env_int("COACH_SITE_DAILY_LIMIT", 1000)
+COACH_SITE_DAILY_TOKENS = env_int("COACH_SITE_DAILY_TOKENS", 0)
 
 # Streaming turns (docs/streaming.md): a turn runs as a task on the ASGI event loop, apart
 # from the request that started it.

@@ -43,7 +43,11 @@ MODEL_ERRORS = {
     code: OpenApiResponse(ModelErrorSerializer, description=text)
     for code, text in (
         (502, "The model answered with an error or refused our key (not counted)."),
-        (503, "The model server cannot be reached or is busy (not counted)."),
+        (
+            503,
+            "The model server cannot be reached or is busy (not counted), or the whole "
+            "site's daily budget for the model is spent (`resets_at` says until when).",
+        ),
         (504, "The model took too long (not counted)."),
     )
 }

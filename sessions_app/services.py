@@ -26,7 +26,7 @@ from coach.llm import ChatMessage, LLMError, LLMUnavailable, Reply
 from coach.models import Coach, language_of
 from coach.prompting import build_messages, continuation_request, reply_language
 from coach.quota import Reservation
-from coach.services import quota_release, quota_reserve
+from coach.services import quota_release, quota_reserve, quota_tokens_record
 from sessions_app.exceptions import (
     NothingToContinue,
     NothingToRegenerate,
@@ -417,6 +417,9 @@ def turn_close(
         )
     status = MessageStatus.STOPPED if stopped else MessageStatus.OK
     message = _turn_leave_streaming(message_id=message_id, status=status, refund=False, **fields)
+    if reply is not None and message.quota_day is not None:
+        tokens = (reply.prompt_tokens or 0) + (reply.completion_tokens or 0)
+        quota_tokens_record(day=message.quota_day, tokens=tokens)
     CoachingSession.objects.filter(pk=message.session_id).update(updated_at=timezone.now())
     return message
 

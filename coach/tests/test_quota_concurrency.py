@@ -137,3 +137,21 @@ def test_the_limit_holds_through_the_streaming_endpoint(user, fake_llm, settings
     assert all('"resets_at"' in body for body in refused)
     assert len(fake_llm.calls) == 5
     assert DailyUsage.objects.get(user=user).count == 5
+
+
+def test_concurrent_reservations_hold_the_site_budget_exactly(user, settings):
+    from coach.exceptions import SiteBudgetExceeded
+    from coach.models import SiteUsage
+    from coach.services import quota_reserve
+
+    settings.COACH_DAILY_LIMIT = 5
+    settings.COACH_SITE_DAILY_LIMIT = 3
+    results = run_at_once(THREADS, lambda: quota_reserve(user=user))
+    taken = [r for r in results if not isinstance(r, BaseException)]
+    assert len(taken) == 3
+    refused = [r for r in results if r not in taken]
+    assert all(isinstance(r, QuotaExceeded) for r in refused)
+    assert any(isinstance(r, SiteBudgetExceeded) for r in refused)
+    # Refused by the site: the user's unit went back each time.
+    assert SiteUsage.objects.get().requests == 3
+    assert DailyUsage.objects.get(user=user).count == 3

@@ -4,10 +4,10 @@ import zoneinfo
 import pytest
 import time_machine
 
-from coach.exceptions import QuotaExceeded
-from coach.models import DailyUsage
+from coach.exceptions import QuotaExceeded, SiteBudgetExceeded
+from coach.models import DailyUsage, SiteUsage
 from coach.selectors import quota_get
-from coach.services import quota_release, quota_reserve
+from coach.services import quota_release, quota_reserve, quota_tokens_record
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +69,46 @@ def test_a_unit_is_given_back_to_the_day_it_was_taken_from(user, settings):
         quota_release(reservation=reservation)
         assert quota_get(user=user).used == 1
     assert DailyUsage.objects.get(day=dt.date(2026, 11, 22)).count == 0
+
+
+# --- The site-wide budget ----------------------------------------------------------
+
+
+def test_the_site_budget_counts_everyone_and_gives_the_users_unit_back(user, outsider, settings):
+    settings.COACH_SITE_DAILY_LIMIT = 2
+    quota_reserve(user=user)
+    quota_reserve(user=outsider)
+
+    with pytest.raises(SiteBudgetExceeded) as exc:
+        quota_reserve(user=user)
+
+    assert exc.value.status_code == 503
+    assert "as many requests today as this site allows" in str(exc.value)
+    assert SiteUsage.objects.get().requests == 2
+    assert quota_get(user=user).used == 1  # the refused request did not count for them
+
+
+def test_a_refund_gives_the_site_its_unit_back_too(user, settings):
+    settings.COACH_SITE_DAILY_LIMIT = 1
+    quota_release(reservation=quota_reserve(user=user))
+    quota_reserve(user=user)
+    assert SiteUsage.objects.get().requests == 1
+
+
+def test_no_cap_still_counts_the_days_usage(user, settings):
+    settings.COACH_SITE_DAILY_LIMIT = 0
+    for _ in range(3):
+        quota_reserve(user=user)
+    assert SiteUsage.objects.get().requests == 3
+
+
+def test_the_token_budget_closes_once_the_reported_tokens_reach_it(user, outsider, settings):
+    settings.COACH_SITE_DAILY_TOKENS = 1000
+    reservation = quota_reserve(user=user)
+    quota_tokens_record(day=reservation.day, tokens=999)
+    quota_reserve(user=user)
+    quota_tokens_record(day=reservation.day, tokens=1)
+
+    with pytest.raises(SiteBudgetExceeded):
+        quota_reserve(user=outsider)
+    assert SiteUsage.objects.get().tokens == 1000

@@ -110,6 +110,20 @@ def test_create_over_the_limit_is_429_with_reset_time(user_api, user, fake_llm, 
     assert not CoachingSession.objects.exists()
 
 
+def test_when_the_site_budget_is_spent_the_answer_is_503_with_reset_time(
+    user_api, user, outsider, fake_llm, settings
+):
+    settings.COACH_SITE_DAILY_LIMIT = 1
+    quota_reserve(user=outsider)
+    response = user_api.post("/api/sessions/", BODY, format="json")
+    assert response.status_code == 503
+    data = response.json()
+    assert "as many requests today as this site allows" in data["detail"]
+    assert data["resets_at"] == user_api.get("/api/me/quota/").json()["resets_at"]
+    assert not CoachingSession.objects.exists() and not fake_llm.calls
+    assert user_api.get("/api/me/quota/").json()["used"] == 0
+
+
 @pytest.mark.parametrize(
     ("error", "status"), [(LLMUnavailable(), 503), (LLMTimeout(), 504), (LLMAuthError(), 502)]
 )
