@@ -669,7 +669,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_django()
     import contextlib
     import logging
+    import signal
     import tempfile
+
+    # `kill` stops the model server we started too (the context manager's exit runs).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     from django.conf import settings
 
