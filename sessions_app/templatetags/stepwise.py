@@ -5,6 +5,9 @@
 - `{{ message.content|markdown_excerpt:160 }}`: Markdown as plain text on one line.
 - `{{ session|goal_line }}`: a gallery card's goal (see `session_list_public`).
 - `{% absolute_url path as url %}`, `{% session_description session prompts turns as text %}`.
+- `{{ quota.resets_at|until }}`: the time left, "in 5 h 12 min".
+- `{{ quota.resets_at|resets }}`: "resets at midnight, Asia/Seoul time: in 5 h 12 min".
+- `{{ quota|quota_exhausted }}`: what a person is told at the daily limit.
 """
 
 from django import template
@@ -12,6 +15,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
+from project.formats.phrases import quota_exhausted_text, reset_phrase, time_until
 from sessions_app.markdown import markdown_to_text, render_markdown, render_message
 from sessions_app.models import Goal, MessageRole, PromptKind
 
@@ -64,3 +68,21 @@ def session_description(session, prompts=(), conversation=(), length: int = 200)
         parts.append(markdown_to_text(first_reply))
     text = " · ".join(parts)
     return Truncator(text).chars(length)
+
+
+@register.filter
+def until(value) -> str:
+    """An aware datetime as the time left until it: "in 5 h 12 min" (translated)."""
+    return time_until(value) if value else ""
+
+
+@register.filter
+def resets(value) -> str:
+    """The daily limit's reset time as "resets at midnight, Asia/Seoul time: in 5 h 12 min"."""
+    return reset_phrase(value) if value else ""
+
+
+@register.filter
+def quota_exhausted(quota) -> str:
+    """What a person at the daily limit is told, from a `QuotaStatus`."""
+    return quota_exhausted_text(limit=quota.limit, resets_at=quota.resets_at) if quota else ""
