@@ -266,6 +266,11 @@ if env_bool("DJANGO_BEHIND_PROXY", False):
     BEHIND_PROXY = True
 else:
     BEHIND_PROXY = False
+# How many proxies in front of us append to X-Forwarded-For (project.http.client_ip):
+# 0 reads REMOTE_ADDR. DJANGO_BEHIND_PROXY=1 alone means one.
+TRUSTED_PROXY_HOPS = env_int("DJANGO_TRUSTED_PROXY_HOPS", 1 if BEHIND_PROXY else 0)
+if TRUSTED_PROXY_HOPS < 0:
+    raise ImproperlyConfigured("DJANGO_TRUSTED_PROXY_HOPS must be 0 or more.")
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
