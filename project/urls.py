@@ -4,6 +4,8 @@ from django.urls import include, path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from coach.views import ModelHelpView
+
 # Swagger UI (served from our static files by drf-spectacular-sidecar) sets a few inline
 # styles and draws its icons as data: SVGs. Only this page allows those two things.
 api_docs = csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["data:"]})(
@@ -20,4 +22,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("help/model/", ModelHelpView.as_view(), name="model-help"),
 ]

@@ -80,6 +80,8 @@ RULES: dict[str, dict[str, tuple[dict | None, dict[str, int]]]] = {
     # Django's set_language: POST sets the language cookie (when the code is valid) and
     # redirects to `next`; GET changes nothing and redirects too. Anyone may switch.
     "set_language": {"POST": ({}, same(302)), "GET": (None, same(302))},
+    # Help pages: public, read-only.
+    "model-help": {"GET": (None, same(200)), "POST": ({}, same(405))},
 }
 
 # The admin's URLs come from its registered ModelAdmins; the admin site itself lets in
