@@ -136,3 +136,43 @@ def test_login_page_get_is_not_throttled(client, settings):
     settings.AUTH_RATE = "1/m"
     for _ in range(3):
         assert client.get(reverse("accounts:login")).status_code == 200
+
+
+# --- Why you were sent to log in ------------------------------------------------------
+
+
+def test_login_says_why_when_sent_from_the_wizard(client):
+    page = client.get(f"{LOGIN}?next=/sessions/new/").text
+    assert "Log in to start a coaching session." in page
+    assert 'name="next" value="/sessions/new/"' in page
+    # The way to sign up keeps where the person was going.
+    assert 'href="/accounts/signup/?next=/sessions/new/"' in page
+
+
+def test_login_says_why_with_a_coach_chosen(client):
+    page = client.get(LOGIN, {"next": "/sessions/new/?coach=career-coach"}).text
+    assert "Log in to start a coaching session." in page
+
+
+def test_login_says_continue_for_any_other_page(client):
+    page = client.get(LOGIN, {"next": "/sessions/mine/"}).text
+    assert "Log in to continue." in page
+    assert "start a coaching session" not in page
+
+
+@pytest.mark.parametrize("query", ["", "?next=https://evil.example/sessions/new/"])
+def test_login_says_nothing_without_a_same_site_next(client, query):
+    page = client.get(f"{LOGIN}{query}").text
+    assert "Log in to continue." not in page
+    assert "Log in to start a coaching session." not in page
+    assert 'name="next" value=""' in page
+
+
+def test_signup_says_why_and_keeps_next(client):
+    page = client.get("/accounts/signup/?next=/sessions/new/").text
+    assert "Create an account to start a coaching session." in page
+    assert 'name="next" value="/sessions/new/"' in page
+    assert 'href="/accounts/login/?next=/sessions/new/"' in page
+    other = client.get("/accounts/signup/", {"next": "/sessions/mine/"}).text
+    assert "Create an account to continue." in other
+    assert "Create an account to" not in client.get("/accounts/signup/").text
