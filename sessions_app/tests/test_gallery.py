@@ -270,3 +270,41 @@ def test_the_drf_pagination_serves_the_same_pages(user, rf):
     page = paginator.paginate_queryset(session_list_public(q="number"), request)
     assert [s.title for s in page] == [f"Session number {i}" for i in range(4, -1, -1)]
     assert paginator.page.paginator.count == 25
+
+
+@pytest.mark.django_db
+def test_sessions_with_demo_replies_are_marked(client, user):
+    from coach.demo import DEMO_MODEL_NAME
+    from sessions_app.models import Message
+
+    demo = build_session(owner=user, title="Tiny model talk", turns=[("assistant", "Plan")])
+    Message.objects.filter(session=demo).update(model_name=DEMO_MODEL_NAME)
+    real = build_session(owner=user, title="Real model talk", turns=[("assistant", "Plan")])
+    Message.objects.filter(session=real).update(model_name="gpt-4o-mini")
+
+    page = client.get(GALLERY).text
+    cards = dict(
+        re.findall(r'session-card__link" href="[^"]+">([^<]*)</a>(.*?)</article>', page, re.S)
+    )
+    assert 'class="badge badge--demo"' in cards["Tiny model talk"]
+    assert "Demo model</span>" in cards["Tiny model talk"]
+    tooltip = 'title="Replies in this session were written by a tiny offline model'
+    assert tooltip in cards["Tiny model talk"]
+    assert "Demo model" not in cards["Real model talk"]
+
+
+@pytest.mark.django_db
+def test_the_header_links_my_sessions_in_a_menu_that_needs_no_javascript(user_client):
+    page = user_client.get(GALLERY).text
+    menu = re.search(r'<details class="account-menu">(.*?)</details>', page, re.S)
+    assert menu
+    assert "mina</summary>" in menu.group(1)
+    assert f'href="{reverse("sessions:mine")}">My sessions</a>' in menu.group(1)
+    assert f'action="{reverse("accounts:logout")}"' in menu.group(1)
+
+
+@pytest.mark.django_db
+def test_visitors_get_no_account_menu(client):
+    page = client.get(GALLERY).text
+    assert "account-menu" not in page
+    assert "My sessions" not in page

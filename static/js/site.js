@@ -47,5 +47,30 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { setUpCopyButtons(document); });
+  /* <details class="account-menu">: works without JavaScript; with it, a click elsewhere
+   * or Escape closes it, as a menu would. */
+  function setUpMenus() {
+    var menus = document.querySelectorAll("details.account-menu");
+    if (!menus.length) { return; }
+    document.addEventListener("click", function (event) {
+      Array.prototype.forEach.call(menus, function (menu) {
+        if (menu.open && !menu.contains(event.target)) { menu.open = false; }
+      });
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") { return; }
+      Array.prototype.forEach.call(menus, function (menu) {
+        if (menu.open) {
+          menu.open = false;
+          var summary = menu.querySelector("summary");
+          if (summary) { summary.focus(); }
+        }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpCopyButtons(document);
+    setUpMenus();
+  });
 })();
