@@ -197,6 +197,8 @@ SILENCED_SYSTEM_CHECKS = [
     # HSTS preload is a commitment only the domain's owner can make: opt in with
     # DJANGO_SECURE_HSTS_PRELOAD=1 (HSTS itself is on by default with debug off).
     "security.W021",
+    # The same for HSTS includeSubDomains (DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS=1).
+    "security.W005",
     # Django's own RedisCache increments atomically (Redis INCR); django-ratelimit
     # only lists the third-party django-redis backend as "supported".
     "django_ratelimit.W001",
@@ -275,7 +277,9 @@ if TRUSTED_PROXY_HOPS < 0:
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # includeSubDomains would force HTTPS on every subdomain of the site's domain, some
+    # of which may not serve it: the domain's owner opts in, as for preload.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

@@ -68,6 +68,20 @@ def test_ssl_redirect_can_be_turned_off_alone():
     assert result.stdout.split() == ["False", "True", "True"]
 
 
+def test_hsts_include_subdomains_is_opt_in():
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.SECURE_HSTS_SECONDS > 0, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
+    )
+    production = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "s" * 60}
+    default = run_manage("shell", "--no-imports", "-c", code, **production)
+    assert default.stdout.split() == ["True", "False", "False"], default.stderr
+    opted = run_manage(
+        "shell", "--no-imports", "-c", code, DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS="1", **production
+    )
+    assert opted.stdout.split() == ["True", "True", "False"], opted.stderr
+
+
 def test_proxy_header_only_behind_proxy():
     code = (
         "from django.conf import settings as s; print(getattr(s, 'SECURE_PROXY_SSL_HEADER', None))"
