@@ -256,6 +256,8 @@ STORAGES = {
 
 # --- Security ---------------------------------------------------------------
 
+# Debug pages and error e-mails hide settings that hold credentials, URLs included.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "project.debug.CredentialsHiddenFilter"
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
