@@ -209,6 +209,9 @@ class DailyUsage(models.Model):
     )
     day = models.DateField(_("day"))
     count = models.PositiveIntegerField(_("requests"), default=0)
+    # Failed requests given back this day: capped (COACH_DAILY_REFUNDS), so that failing
+    # on purpose is not a way to ask the model for free, for ever.
+    refunds = models.PositiveIntegerField(_("given back"), default=0)
 
     class Meta:
         ordering = ["-day", "user_id"]

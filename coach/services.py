@@ -1,5 +1,6 @@
 import datetime as dt
 
+from django.conf import settings
 from django.db.models import F
 
 from accounts.models import User
@@ -36,7 +37,7 @@ def quota_reserve(*, user: User) -> Reservation:
     try:
         _site_reserve(day=day)
     except BaseException:
-        _user_release(reservation=reservation)
+        _user_unreserve(reservation=reservation)  # the site refused: nothing to undo there
         raise
     return reservation
 
@@ -58,13 +59,34 @@ def _site_reserve(*, day: dt.date) -> None:
         raise SiteBudgetExceeded(limit=limit, resets_at=quota_resets_at(day))
 
 
-def quota_release(*, reservation: Reservation) -> None:
-    """Give a unit back after a failed model call (to the day it was taken from)."""
-    _user_release(reservation=reservation)
+def quota_release(*, reservation: Reservation) -> bool:
+    """Give a unit back after a failed model call (to the day it was taken from), to the
+    user and the site. After COACH_DAILY_REFUNDS of them a day, failures count: the
+    model was asked all the same. Returns whether it was given back."""
+    released = (
+        DailyUsage.objects.filter(
+            user_id=reservation.user_id,
+            day=reservation.day,
+            count__gt=0,
+            refunds__lt=settings.COACH_DAILY_REFUNDS,
+        ).update(count=F("count") - 1, refunds=F("refunds") + 1)
+        > 0
+    )
+    if released:
+        SiteUsage.objects.filter(day=reservation.day, requests__gt=0).update(
+            requests=F("requests") - 1
+        )
+    return released
+
+
+def quota_unreserve(*, reservation: Reservation) -> None:
+    """Undo a reservation before the model was asked (the turn could not be opened, or
+    was stopped before it started): no refund, so not capped."""
+    _user_unreserve(reservation=reservation)
     SiteUsage.objects.filter(day=reservation.day, requests__gt=0).update(requests=F("requests") - 1)
 
 
-def _user_release(*, reservation: Reservation) -> None:
+def _user_unreserve(*, reservation: Reservation) -> None:
     DailyUsage.objects.filter(user_id=reservation.user_id, day=reservation.day, count__gt=0).update(
         count=F("count") - 1
     )

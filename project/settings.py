@@ -375,6 +375,8 @@ COACH_LLM_CONTEXT_TOKENS = env_int(
     (COACH_LOCAL_CONTEXT or 4096) if COACH_LLM_USES_LOCAL_SERVER else 6000,
 )
 COACH_DAILY_LIMIT = env_int("COACH_DAILY_LIMIT", 5)
+# Failed requests given back to a person a day; after that, failures count too.
+COACH_DAILY_REFUNDS = env_int("COACH_DAILY_REFUNDS", 10)
 # What the whole site may ask the model a day, whoever asks (0: no cap): requests, and
 # tokens as the model reports them (hosted models do; llama.cpp's streams do not).
 COACH_SITE_DAILY_LIMIT = env_int("COACH_SITE_DAILY_LIMIT", 1000)

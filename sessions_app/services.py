@@ -26,7 +26,7 @@ from coach.llm import ChatMessage, LLMError, LLMUnavailable, Reply
 from coach.models import Coach, language_of
 from coach.prompting import build_messages, continuation_request, reply_language
 from coach.quota import Reservation
-from coach.services import quota_release, quota_reserve, quota_tokens_record
+from coach.services import quota_release, quota_reserve, quota_tokens_record, quota_unreserve
 from sessions_app.exceptions import (
     NothingToContinue,
     NothingToRegenerate,
@@ -179,7 +179,7 @@ def session_open(
             Prompt.objects.bulk_create(prompts)
             message = _reply_create(session=session, reservation=reservation, claim=claim)
     except BaseException:
-        quota_release(reservation=reservation)
+        quota_unreserve(reservation=reservation)
         raise
     return _turn(session=session, user_message=None, message=message)
 
@@ -213,7 +213,7 @@ def message_open(*, session: CoachingSession, user: User, content: str) -> Turn:
             )
             message = _reply_create(session=session, reservation=reservation, claim=True)
     except BaseException:
-        quota_release(reservation=reservation)
+        quota_unreserve(reservation=reservation)
         raise
     return _turn(session=session, user_message=user_message, message=message)
 
@@ -232,7 +232,7 @@ def retry_open(*, session: CoachingSession, user: User) -> Turn:
         with transaction.atomic():
             message = _reply_create(session=session, reservation=reservation, claim=True)
     except BaseException:
-        quota_release(reservation=reservation)
+        quota_unreserve(reservation=reservation)
         raise
     return _turn(session=session, user_message=pending.user_message, message=message)
 
@@ -267,10 +267,10 @@ def continue_open(*, message: Message, user: User) -> Turn:
         if not reopened:
             raise NothingToContinue()
     except IntegrityError as exc:
-        quota_release(reservation=reservation)
+        quota_unreserve(reservation=reservation)
         raise TurnInProgress() from exc
     except BaseException:
-        quota_release(reservation=reservation)
+        quota_unreserve(reservation=reservation)
         raise
     message = Message.objects.select_related("session", "session__coach").get(pk=message.pk)
     chat = session_chat_messages(session=session, reply=message, continuing=True)
@@ -299,7 +299,7 @@ def regenerate_open(*, message: Message, user: User) -> Turn:
                 session=session, reservation=reservation, claim=True, replaces=message
             )
     except BaseException:
-        quota_release(reservation=reservation)
+        quota_unreserve(reservation=reservation)
         raise
     before = [m for m in session_conversation(session=session) if m.pk != reply.pk]
     user_message = next((m for m in reversed(before) if m.role == MessageRole.USER), None)

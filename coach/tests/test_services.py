@@ -7,7 +7,7 @@ import time_machine
 from coach.exceptions import QuotaExceeded, SiteBudgetExceeded
 from coach.models import DailyUsage, SiteUsage
 from coach.selectors import quota_get
-from coach.services import quota_release, quota_reserve, quota_tokens_record
+from coach.services import quota_release, quota_reserve, quota_tokens_record, quota_unreserve
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +112,24 @@ def test_the_token_budget_closes_once_the_reported_tokens_reach_it(user, outside
     with pytest.raises(SiteBudgetExceeded):
         quota_reserve(user=outsider)
     assert SiteUsage.objects.get().tokens == 1000
+
+
+def test_refunds_are_capped_per_day_then_failures_count(user, settings):
+    settings.COACH_DAILY_LIMIT = 5
+    settings.COACH_DAILY_REFUNDS = 2
+    assert quota_release(reservation=quota_reserve(user=user))
+    assert quota_release(reservation=quota_reserve(user=user))
+    assert not quota_release(reservation=quota_reserve(user=user))
+
+    usage = DailyUsage.objects.get(user=user)
+    assert (usage.count, usage.refunds) == (1, 2)
+    assert SiteUsage.objects.get().requests == 1
+
+
+def test_undoing_a_reservation_nothing_used_is_no_refund(user, settings):
+    settings.COACH_DAILY_REFUNDS = 0
+    quota_unreserve(reservation=quota_reserve(user=user))
+
+    usage = DailyUsage.objects.get(user=user)
+    assert (usage.count, usage.refunds) == (0, 0)
+    assert SiteUsage.objects.get().requests == 0
