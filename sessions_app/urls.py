@@ -16,6 +16,16 @@ urlpatterns = [
         session.SessionMessageCreateView.as_view(),
         name="message-create",
     ),
+    path(
+        "sessions/<int:pk>/messages/<int:message_pk>/continue/",
+        session.MessageContinueView.as_view(),
+        name="message-continue",
+    ),
+    path(
+        "sessions/<int:pk>/messages/<int:message_pk>/regenerate/",
+        session.MessageRegenerateView.as_view(),
+        name="message-regenerate",
+    ),
     path("sessions/<int:pk>/retry/", session.SessionRetryView.as_view(), name="retry"),
     path("sessions/<int:pk>/delete/", session.SessionDeleteView.as_view(), name="delete"),
 ]

@@ -629,3 +629,265 @@ def test_a_refused_message_stays_in_the_box(browser, asgi_live_server, fake_llm,
     assert not fake_llm.calls
     assert watcher.problems == []
     context.close()
+
+
+# --- The message box's keys -----------------------------------------------------------
+
+
+def test_enter_sends_shift_enter_breaks_the_line_and_ime_enter_only_composes(
+    browser, asgi_live_server, fake_llm
+):
+    from playwright.sync_api import expect
+
+    fake_llm.queue("First answer.", "Second answer.")
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    box = page.get_by_label("Your message to the coach")
+    expect(page.get_by_text("Enter sends. Shift+Enter starts a new line.")).to_be_visible()
+
+    # Enter in an empty box sends nothing (and adds no line).
+    box.focus()
+    page.keyboard.press("Enter")
+    expect(box).to_have_value("")
+
+    # Shift+Enter is a new line; Enter sends.
+    box.type("Two lines:")
+    page.keyboard.press("Shift+Enter")
+    box.press_sequentially("the second")
+    expect(box).to_have_value("Two lines:\nthe second")
+    page.keyboard.press("Enter")
+    expect(page.locator(".message--user")).to_have_count(1)
+    expect(page.locator(".message--assistant")).to_have_count(2)
+    expect(page.locator(".message--assistant").last).to_have_attribute("data-status", "ok")
+    stored = Message.objects.filter(session=session, role="user").get()
+    assert stored.content == "Two lines:\nthe second"
+    expect(box).to_be_enabled()
+
+    # Korean input: while a syllable is being composed, Enter only ends the composition.
+    cdp = context.new_cdp_session(page)
+    box.focus()
+    cdp.send("Input.imeSetComposition", {"text": "안", "selectionStart": 1, "selectionEnd": 1})
+    page.keyboard.press("Enter")
+    cdp.send("Input.insertText", {"text": "안녕"})
+    # Safari's order: the composition ends, then its Enter comes as keyCode 229.
+    page.evaluate(
+        """() => document.querySelector('#message-form textarea').dispatchEvent(
+             new KeyboardEvent('keydown', {key: 'Enter', keyCode: 229, bubbles: true}))"""
+    )
+    page.evaluate(
+        """() => document.querySelector('#message-form textarea').dispatchEvent(
+             new KeyboardEvent('keydown', {key: 'Enter', isComposing: true, bubbles: true}))"""
+    )
+    time.sleep(0.3)
+    expect(page.locator(".message--user")).to_have_count(1)
+    assert box.input_value().startswith("안녕")
+    # Ctrl+Enter sends too.
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".message--user")).to_have_count(2)
+    expect(page.locator(".message--user").last).to_contain_text("안녕")
+    expect(page.locator(".message--assistant")).to_have_count(3)
+    expect(page.locator(".message--assistant").last).to_have_attribute("data-status", "ok")
+    assert watcher.problems == []
+    context.close()
+
+
+def test_my_message_shows_before_the_reply_starts(browser, asgi_live_server, fake_llm):
+    from playwright.sync_api import expect
+
+    fake_llm.queue("Slowly, then.")
+    fake_llm.delay = 1.5
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    send(page, "Right away?")
+    mine = page.locator(".message--user")
+    expect(mine).to_have_text(re.compile("Right away?"), timeout=1000)
+    expect(page.locator(".message--assistant").last.locator(".message-status")).to_have_text(
+        "Waiting for the model…"
+    )
+    expect(page.locator(".message--assistant").last).to_have_attribute("data-status", "ok")
+    stored = Message.objects.filter(session=session, role="user").get()
+    expect(mine).to_have_id(f"message-{stored.pk}")
+    assert watcher.problems == []
+    context.close()
+
+
+# --- A reply's model, Copy, Continue and Regenerate -------------------------------------
+
+
+def test_copy_continue_and_regenerate_a_reply(browser, asgi_live_server, fake_llm):
+    from playwright.sync_api import expect
+
+    from coach.testing.fakes import CutShort
+
+    fake_llm.queue(CutShort("1. **Walk** ten"), "minutes.\n2. Sleep early.", "A *fresh* plan.")
+    fake_llm.chunk_delay = 0.05
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    first = page.locator(".message--assistant").first
+    expect(first.locator(".model-label")).to_be_hidden()  # stored without a model name
+    expect(first.get_by_role("button", name="Regenerate")).to_be_visible()
+
+    send(page, "Make it short.")
+    expect(page.locator(".message--assistant")).to_have_count(2)
+    reply = page.locator(".message--assistant").last
+    expect(reply).to_have_attribute("data-status", "ok")
+    stored = Message.objects.filter(session=session, role="assistant").latest("id")
+    assert stored.finish_reason == "length"
+    # The reply names its model, says it was cut short, and is now the one to act on.
+    expect(reply.locator(".model-label")).to_have_text(re.compile(r"Model:\s*fake-model"))
+    expect(reply.locator(".model-label__demo")).to_be_hidden()
+    expect(reply.locator(".message-cut")).to_have_text("The reply was cut short.")
+    expect(first.get_by_role("button", name="Regenerate")).to_have_count(0)
+
+    # Copy: the Markdown, not the page's HTML.
+    reply.get_by_role("button", name="Copy").click()
+    expect(reply.locator(".copy-status")).to_have_text("Copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == "1. **Walk** ten"
+
+    # Continue: the rest streams into the same reply, which then reads as one.
+    reply.get_by_role("button", name="Continue").click()
+    expect(reply.locator(".prose ol > li")).to_have_count(2)
+    expect(reply).to_have_attribute("data-status", "ok")
+    expect(reply.get_by_role("button", name="Regenerate")).to_be_visible()  # written
+    expect(reply.locator(".message-cut")).to_be_hidden()
+    expect(reply.get_by_role("button", name="Continue")).to_be_hidden()
+    stored.refresh_from_db()
+    assert stored.content == "1. **Walk** ten minutes.\n2. Sleep early."
+    expect(page.locator(".message--assistant")).to_have_count(2)
+    expect(page.locator("#composer-quota")).to_contain_text("3 of 5")
+    reply.get_by_role("button", name="Copy").click()
+    expect(reply.locator(".copy-status")).to_have_text("Copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == stored.content
+
+    # Regenerate: a new reply in its place; the earlier version stays, one click away.
+    reply.get_by_role("button", name="Regenerate").click()
+    expect(page.locator(".message--assistant .prose em")).to_have_text("fresh")
+    fresh = Message.objects.filter(session=session, role="assistant").latest("id")
+    assert fresh.replaces_id == stored.pk
+    new_reply = page.locator(f"#message-{fresh.pk}")
+    expect(new_reply).to_have_attribute("data-status", "ok")
+    expect(page.locator(f"#message-{stored.pk}")).to_have_count(0)
+    expect(page.locator(".message--assistant:visible")).to_have_count(2)
+    versions = new_reply.locator(".message-versions")
+    expect(versions.locator("summary")).to_have_text(re.compile("Version 2 of 2"))
+    versions.locator("summary").click()
+    expect(versions.locator(".earlier-version .prose")).to_contain_text("Sleep early.")
+    expect(new_reply.get_by_role("button", name="Regenerate")).to_be_visible()
+    expect(page.locator("#composer-quota")).to_contain_text("2 of 5")
+    assert page.locator(".reply-action:visible").count() == 1  # Regenerate, on the last one
+    shoot_stream(page, "reply-actions.png")
+
+    # The page as stored reads the same.
+    page.reload()
+    expect(page.locator(".message--assistant")).to_have_count(2)
+    expect(page.locator(f"#message-{fresh.pk} .message-versions summary")).to_have_text(
+        re.compile("Version 2 of 2")
+    )
+    assert watcher.problems == []
+    context.close()
+
+
+def test_a_refused_regenerate_says_why(browser, asgi_live_server, fake_llm, settings):
+    from playwright.sync_api import expect
+
+    from coach.services import quota_reserve
+
+    settings.COACH_DAILY_LIMIT = 1
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    quota_reserve(user=session.owner)  # used up in another tab
+    page.get_by_role("button", name="Regenerate").click()
+    expect(page.locator("#composer-errors")).to_contain_text("1 coach request")
+    expect(page.locator(".message--assistant")).to_have_count(1)
+    expect(page.get_by_role("button", name="Regenerate")).to_be_disabled()
+    assert not fake_llm.calls
+    assert watcher.problems == []
+    context.close()
+
+
+# --- Contrast and the rest of WCAG 2 AA, light and dark, with axe-core ------------------
+
+AXE_RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core (bundled by axe-playwright-python: no CDN) on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options=AXE_RULES)
+    return [
+        f"{v['id']}: {node['target']} {node.get('failureSummary', '')}"
+        for v in results.response["violations"]
+        for node in v["nodes"]
+    ]
+
+
+def shoot_theme(page, name: str) -> None:
+    """Screenshots of the themes: docs/screenshots/ with STEPWISE_SCREENSHOTS=1, and the
+    folder of STEPWISE_STREAM_SHOTS."""
+    shoot(page, name)
+    shoot_stream(page, name)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_pages_pass_axe_in_light_and_dark(browser, asgi_live_server, fake_llm, scheme, settings):
+    from django.contrib.auth import get_user_model
+
+    from coach.demo import DEMO_MODEL_NAME
+
+    settings.COACH_LLM_IS_DEMO = True
+    some_other_sessions()
+    base = asgi_live_server.url
+    owner = get_user_model().objects.create_user(username="reader", password=PASSWORD)
+    session = build_session(
+        owner=owner,
+        title="Sleep by midnight",
+        goal_text="Asleep by 23:30, no pills",
+        turns=[("assistant", PLAN), ("user", "And on weekends?"), ("assistant", "Keep it.")],
+    )
+    Message.objects.filter(session=session, role="assistant").update(model_name=DEMO_MODEL_NAME)
+    last = Message.objects.filter(session=session, role="assistant").latest("id")
+    earlier = Message.objects.create(
+        session=session, role="assistant", content="An earlier try.", model_name="fake-model"
+    )
+    Message.objects.filter(pk=last.pk).update(finish_reason="length", replaces=earlier)
+    problems = {}
+    for who in ("visitor", "owner"):
+        context, page, _ = new_page(browser, color_scheme=scheme)
+        if who == "owner":
+            client = Client()
+            client.force_login(owner)
+            cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+            context.add_cookies(
+                [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}]
+            )
+            pages = {
+                "session-owner": session.get_absolute_url(),
+                "wizard": reverse("sessions:new") + "?coach=meditation-guide",
+                "gallery-member": "/",
+            }
+        else:
+            pages = {
+                "gallery": "/",
+                "session-visitor": session.get_absolute_url(),
+                "login": reverse("accounts:login") + "?next=/sessions/new/",
+                "signup": reverse("accounts:signup"),
+            }
+        for name, path in pages.items():
+            page.goto(base + path)
+            found = axe_violations(page)
+            if found:
+                problems[f"{name} ({scheme})"] = found
+            if name.startswith("session-"):
+                page.locator(".message-versions summary").click()  # its contents too
+                found = axe_violations(page)
+                if found:
+                    problems[f"{name} with versions open ({scheme})"] = found
+                shoot_theme(page, f"{name}-{scheme}-desktop.png")
+                if os.environ.get("STEPWISE_SCREENSHOTS") or os.environ.get(
+                    "STEPWISE_STREAM_SHOTS"
+                ):
+                    phone = context.new_page()
+                    phone.set_viewport_size(MOBILE)
+                    phone.goto(base + path)
+                    shoot_theme(phone, f"{name}-{scheme}-mobile.png")
+                    phone.close()
+        context.close()
+    assert problems == {}

@@ -3,6 +3,7 @@ import re
 import pytest
 from django.utils import timezone
 
+from coach.demo import DEMO_MODEL_NAME
 from coach.llm import LLMTimeout
 from coach.services import quota_reserve
 from sessions_app.models import CoachingSession, Message, MessageRole, MessageStatus
@@ -299,3 +300,216 @@ def test_my_sessions_lists_only_mine_newest_first(user_client, user, outsider):
 
 def test_my_sessions_requires_login(client):
     assert client.get("/sessions/mine/")["Location"] == "/accounts/login/?next=/sessions/mine/"
+
+
+# --- Each reply: its model, Copy, and for the owner's last reply Regenerate and Continue ---
+
+
+def coach_reply(session, content="**Plan**", **fields):
+    return Message.objects.create(
+        session=session, role=MessageRole.ASSISTANT, content=content, **fields
+    )
+
+
+def article(body: str, message) -> str:
+    """The HTML of one message's bubble on the page."""
+    match = re.search(rf'<article [^>]*id="message-{message.pk}".*?</article>', body, re.S)
+    assert match, f"no bubble for message {message.pk}"
+    return match.group(0)
+
+
+def test_every_reply_names_its_model_and_the_demo_model_says_so(client, user):
+    session = build_session(owner=user, turns=[])
+    demo = coach_reply(session, model_name=DEMO_MODEL_NAME)
+    Message.objects.create(session=session, role=MessageRole.USER, content="And then?")
+    other = coach_reply(session, model_name="qwen2.5-3b-instruct")
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert f'<span class="model-label__name">{DEMO_MODEL_NAME}</span>' in article(body, demo)
+    assert re.search(r'class="model-label__demo">demo model<', article(body, demo))
+    assert '<span class="model-label__name">qwen2.5-3b-instruct</span>' in article(body, other)
+    assert re.search(r'class="model-label__demo" hidden>', article(body, other))
+    # The page's script marks streamed replies of the demo model the same way.
+    assert f'data-demo-model="{DEMO_MODEL_NAME}"' in body
+
+
+def test_a_reply_without_a_model_name_has_no_label(client, user):
+    session = build_session(owner=user, turns=[])
+    reply = coach_reply(session, model_name="")
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert '<p class="model-label" hidden>' in article(body, reply)
+
+
+def test_copy_takes_the_markdown_source_escaped(client, user):
+    session = build_session(owner=user, turns=[])
+    reply = coach_reply(session, content="**Bold** <script>alert(1)</script>\n\n1. One")
+    bubble = article(client.get(f"/sessions/{session.pk}/").content.decode(), reply)
+    assert "data-copy-reply" in bubble
+    assert (
+        '<template class="message-source">**Bold** &lt;script&gt;alert(1)&lt;/script&gt;\n\n'
+        "1. One</template>"
+    ) in bubble
+
+
+def test_the_demo_notice_is_for_the_owner_while_the_demo_model_answers(
+    client, user, outsider, settings
+):
+    session = make_session(owner=user)
+    settings.COACH_LLM_IS_DEMO = True
+    client.force_login(user)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "tiny offline model" in body
+    assert re.search(r'<p class="notice demo-notice".*?href="/help/model/"', body, re.S)
+    client.force_login(outsider)
+    assert "tiny offline model" not in client.get(f"/sessions/{session.pk}/").content.decode()
+    settings.COACH_LLM_IS_DEMO = False
+    client.force_login(user)
+    assert "tiny offline model" not in client.get(f"/sessions/{session.pk}/").content.decode()
+
+
+def test_only_the_owner_gets_regenerate_and_only_on_the_last_reply(client, user, outsider):
+    session = make_session(owner=user)
+    first = session.messages.get()
+    Message.objects.create(session=session, role=MessageRole.USER, content="And then?")
+    last = coach_reply(session, content="Then rest.")
+    client.force_login(user)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert 'data-reply-action="regenerate"' not in article(body, first)
+    regenerate = f'action="/sessions/{session.pk}/messages/{last.pk}/regenerate/"'
+    assert regenerate in article(body, last)
+    assert f'data-stream-post="/api/messages/{last.pk}/regenerate/?render=html"' in body
+    # Continue only for a reply cut short.
+    assert 'data-reply-action="continue"' in article(body, last)
+    assert re.search(r'data-reply-action="continue"[^>]* hidden>', article(body, last))
+    assert re.search(r'<p class="message-cut" hidden>', article(body, last))
+
+    client.force_login(outsider)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "data-reply-action" not in body.split('id="reply-foot-template"')[0]
+    assert "Regenerate" not in body
+
+
+def test_no_regenerate_while_a_reply_is_written_or_after_a_failed_one(user_client, user):
+    session = make_session(owner=user)
+    Message.objects.create(session=session, role=MessageRole.USER, content="More?")
+    failed = coach_reply(session, content="", status=MessageStatus.FAILED)
+    body = user_client.get(f"/sessions/{session.pk}/").content.decode()
+    assert "data-reply-action" not in article(body, failed)  # "Try again" is for that
+    assert not retry_hidden(body)
+
+
+def test_a_reply_cut_short_says_so_and_offers_continue(client, user, outsider):
+    session = make_session(owner=user)
+    cut = session.messages.get()
+    Message.objects.filter(pk=cut.pk).update(finish_reason="length")
+    client.force_login(user)
+    bubble = article(client.get(f"/sessions/{session.pk}/").content.decode(), cut)
+    assert '<p class="message-cut">The reply was cut short.</p>' in bubble
+    assert f'action="/sessions/{session.pk}/messages/{cut.pk}/continue/"' in bubble
+    assert not re.search(r'data-reply-action="continue"[^>]* hidden>', bubble)
+    # A visitor reads that it was cut short, with nothing to press.
+    client.force_login(outsider)
+    bubble = article(client.get(f"/sessions/{session.pk}/").content.decode(), cut)
+    assert '<p class="message-cut">The reply was cut short.</p>' in bubble
+    assert "data-reply-action" not in bubble
+
+
+def test_at_the_limit_regenerate_and_continue_wait_for_tomorrow(user_client, user, settings):
+    settings.COACH_DAILY_LIMIT = 1
+    session = make_session(owner=user)
+    reply = session.messages.get()
+    Message.objects.filter(pk=reply.pk).update(finish_reason="length")
+    quota_reserve(user=user)
+    bubble = article(user_client.get(f"/sessions/{session.pk}/").content.decode(), reply)
+    assert bubble.count(" disabled>") == 2
+
+
+def test_a_regenerated_reply_shows_its_earlier_versions(client, user):
+    session = make_session(owner=user)
+    first = session.messages.get()
+    second = coach_reply(session, content="Second *try*", replaces=first)
+    body = client.get(f"/sessions/{session.pk}/").content.decode()
+    assert f'id="message-{first.pk}"' not in body  # an earlier version, not a turn
+    bubble = article(body, second)
+    assert "Version 2 of 2 · show the earlier version" in bubble
+    assert re.search(r'<details class="message-versions">.*<strong>Plan</strong>', bubble, re.S)
+    assert "<em>try</em>" in bubble
+
+
+def test_regenerate_without_javascript(user_client, user, fake_llm):
+    session = make_session(owner=user)
+    old = session.messages.get()
+    fake_llm.queue("A **new** plan.")
+    response = user_client.post(f"/sessions/{session.pk}/messages/{old.pk}/regenerate/")
+    new = Message.objects.filter(role="assistant").latest("id")
+    assert response.status_code == 302
+    assert response["Location"] == f"/sessions/{session.pk}/#message-{new.pk}"
+    assert new.replaces_id == old.pk and new.content == "A **new** plan."
+    body = user_client.get(response["Location"]).content.decode()
+    assert "Version 2 of 2" in body
+    assert "4 of 5 coach requests left today" in body
+
+
+def test_continue_without_javascript(user_client, user, fake_llm):
+    from coach.testing.fakes import CutShort
+
+    session = build_session(owner=user, turns=[])
+    fake_llm.queue(CutShort("1. Walk"))
+    user_client.post(f"/sessions/{session.pk}/retry/")
+    cut = Message.objects.get(role="assistant")
+    assert cut.finish_reason == "length"
+    fake_llm.queue(" ten minutes.\n2. Sleep.")
+    response = user_client.post(f"/sessions/{session.pk}/messages/{cut.pk}/continue/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/sessions/{session.pk}/#message-{cut.pk}"
+    cut.refresh_from_db()
+    assert cut.content.startswith("1. Walk") and cut.content.endswith("2. Sleep.")
+    bubble = article(user_client.get(f"/sessions/{session.pk}/").content.decode(), cut)
+    assert '<p class="message-cut" hidden>' in bubble  # one reply now, not cut short
+    assert re.search(r'data-reply-action="continue"[^>]* hidden>', bubble)
+    assert "3 of 5" in user_client.get(f"/sessions/{session.pk}/").content.decode()  # two asks
+
+
+def test_nothing_to_continue_or_regenerate_says_so(user_client, user, fake_llm):
+    session = make_session(owner=user)
+    first = session.messages.get()
+    response = user_client.post(
+        f"/sessions/{session.pk}/messages/{first.pk}/continue/", follow=True
+    )
+    assert "can be continued" in response.content.decode()
+    Message.objects.create(session=session, role=MessageRole.USER, content="More?")
+    coach_reply(session)
+    response = user_client.post(
+        f"/sessions/{session.pk}/messages/{first.pk}/regenerate/", follow=True
+    )
+    assert "can be written again" in response.content.decode()
+    assert not fake_llm.calls
+
+
+def test_no_regenerate_while_a_reply_is_written(user_client, user, fake_llm):
+    session = make_session(owner=user)
+    first = session.messages.get()
+    streaming_reply(session)
+    response = user_client.post(
+        f"/sessions/{session.pk}/messages/{first.pk}/regenerate/", follow=True
+    )
+    assert "can be written again" in response.content.decode()
+    assert not fake_llm.calls
+
+
+def test_reply_actions_are_the_owners_and_for_this_sessions_messages(
+    client, user, outsider, fake_llm
+):
+    session = make_session(owner=user)
+    reply = session.messages.get()
+    elsewhere = make_session(owner=user, title="Another").messages.get()
+    client.force_login(outsider)
+    for action in ("continue", "regenerate"):
+        url = f"/sessions/{session.pk}/messages/{reply.pk}/{action}/"
+        assert client.post(url).status_code == 403
+    client.force_login(user)
+    url = f"/sessions/{session.pk}/messages/{elsewhere.pk}/regenerate/"
+    assert client.post(url).status_code == 404
+    assert client.post(f"/sessions/{session.pk}/messages/999999/continue/").status_code == 404
+    assert client.get(f"/sessions/{session.pk}/messages/{reply.pk}/regenerate/").status_code == 405
+    assert not fake_llm.calls
+    assert Message.objects.count() == 2

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -12,8 +13,15 @@ from coach.selectors import quota_get
 from sessions_app import exceptions
 from sessions_app.forms import MessageForm
 from sessions_app.models import Message, MessageStatus
-from sessions_app.selectors import pending_turn_in, session_get_public, session_list_owned
+from sessions_app.selectors import (
+    message_get_public,
+    pending_turn_in,
+    session_get_public,
+    session_list_owned,
+)
 from sessions_app.services import (
+    message_continue,
+    message_regenerate,
     message_send,
     session_delete,
     session_ensure_owner,
@@ -38,7 +46,8 @@ def owner_context(request, session, conversation, form: MessageForm | None = Non
 
 
 def session_page_context(request, session, form: MessageForm | None = None) -> dict:
-    conversation = list(session.messages.all())
+    # As it reads now: a regenerated reply in the place of its earlier versions.
+    conversation = session.conversation
     context = {
         "coaching_session": session,
         "prompts": [p.as_typed() for p in session.prompts.all()],
@@ -141,6 +150,60 @@ class SessionRetryView(LoginRequiredMixin, View):
             messages.info(request, str(exc))
             return redirect(session)
         return redirect(_detail_url(pk, f"message-{assistant.pk}"))
+
+
+class ReplyActionView(LoginRequiredMixin, View):
+    """POST without JavaScript: act on the session's last reply (`act`), wait for the whole
+    reply, then reload the page. With JavaScript, static/js/stream.js posts to the API and
+    streams the reply into the page instead."""
+
+    http_method_names = ["post"]
+    nothing_to_do: type[Exception]
+
+    def act(self, *, message: Message, user) -> Message:
+        raise NotImplementedError
+
+    def post(self, request, pk: int, message_pk: int):
+        session = session_get_public(pk=pk)
+        session_ensure_owner(session=session, user=request.user)
+        message = message_get_public(pk=message_pk)
+        if message.session_id != session.pk:
+            raise Http404(_("No such message in this session."))
+        try:
+            reply = self.act(message=message, user=request.user)
+        except QuotaExceeded as exc:
+            messages.error(request, str(exc))
+            return redirect(_detail_url(pk, f"message-{message.pk}"))
+        except exceptions.ReplyFailed as exc:
+            messages.error(request, str(exc.error))
+            return redirect(_detail_url(pk, _reply_anchor(exc)))
+        except exceptions.TurnInProgress:
+            messages.info(request, _("The coach is still writing a reply. Wait for it to finish."))
+            return redirect(_detail_url(pk, "conversation"))
+        except self.nothing_to_do as exc:
+            messages.info(request, str(exc))
+            return redirect(session)
+        return redirect(_detail_url(pk, f"message-{reply.pk}"))
+
+
+class MessageContinueView(ReplyActionView):
+    """Ask for the rest of the last reply, cut short by the length limit (counts one
+    request); the rest is added to the same reply."""
+
+    nothing_to_do = exceptions.NothingToContinue
+
+    def act(self, *, message: Message, user) -> Message:
+        return message_continue(message=message, user=user)
+
+
+class MessageRegenerateView(ReplyActionView):
+    """Write the last reply again (counts one request); the old one stays as an earlier
+    version."""
+
+    nothing_to_do = exceptions.NothingToRegenerate
+
+    def act(self, *, message: Message, user) -> Message:
+        return message_regenerate(message=message, user=user)
 
 
 class SessionDeleteView(LoginRequiredMixin, View):

@@ -8,6 +8,11 @@
  * - A reply the server rendered while it was still being written (`data-stream-url`:
  *   a reload, a second tab, the wizard's fresh session) is followed with EventSource.
  * - While a reply is written the message box is disabled and the owner gets a Stop button.
+ * - A finished reply gets its footer (#reply-foot-template): the model that wrote it, Copy
+ *   (static/js/chat.js), and for the owner's last reply Regenerate, and Continue when it
+ *   was cut short. Both POST to the API and stream like a message: Continue into the same
+ *   reply, Regenerate into a new one that takes the old one's place (the old one becomes
+ *   an earlier version, shown under the new one once the page is fetched again).
  *
  * Without this script the forms post to the page, which waits for the whole reply. */
 (function () {
@@ -32,7 +37,8 @@
   var errorArea = document.getElementById("composer-errors");
 
   /* The turn this page shows live (at most one per session):
-   * {id, bubble, text, lastId, finished, own, source, controller, userBubble}. */
+   * {id, bubble, text, lastId, finished, own, source, controller, userBubble, kind,
+   *  replaced}; `kind` is "message", "retry", "continue", "regenerate" or "follow". */
   var turn = null;
 
   function noop() {}
@@ -81,6 +87,13 @@
       stopButton.hidden = !busy || !isOwner;
       stopButton.disabled = !(turn && turn.id != null);
     }
+    setReplyActionsDisabled(busy || !!(sendButton && sendButton.disabled));
+  }
+
+  function setReplyActionsDisabled(disabled) {
+    Array.prototype.forEach.call(conversation.querySelectorAll(".reply-action button"), function (button) {
+      button.disabled = disabled;
+    });
   }
 
   function clearErrors() {
@@ -123,7 +136,7 @@
    * it fails: take the fresh notice, and the Send button's state, from the page itself
    * (server-rendered and translated; a parsed document runs no script). New bubbles take
    * their time from it too, in the server's format. */
-  function refreshFromPage() {
+  function refreshFromPage(regenerated) {
     var current = document.getElementById("composer-quota");
     if (!current || !window.DOMParser) { return; }
     fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
@@ -134,7 +147,11 @@
         var fresh = page.getElementById("composer-quota");
         if (fresh) { current.replaceWith(document.importNode(fresh, true)); }
         var freshSend = page.getElementById("send-button");
-        if (freshSend && sendButton) { sendButton.disabled = freshSend.disabled; }
+        if (freshSend && sendButton) {
+          sendButton.disabled = freshSend.disabled;
+          if (!turn) { setReplyActionsDisabled(freshSend.disabled); }
+        }
+        if (regenerated) { syncVersions(page, regenerated); }
         Array.prototype.forEach.call(conversation.querySelectorAll("time[data-local]"), function (time) {
           var bubble = time.closest(".message");
           var stored = bubble && bubble.id ? page.getElementById(bubble.id) : null;
@@ -204,6 +221,80 @@
     }
   }
 
+  function sourceOf(bubble) {
+    var template = bubble.querySelector("template.message-source");
+    return template ? template.content.textContent : "";
+  }
+
+  /* The Markdown that Copy takes: never parsed as HTML, set as text. */
+  function setSource(bubble, text) {
+    var template = bubble.querySelector("template.message-source");
+    if (template) { template.content.textContent = text; }
+  }
+
+  function replaceMessageId(url, id) {
+    return url.replace(/\/messages\/0\//, "/messages/" + encodeURIComponent(id) + "/");
+  }
+
+  /* Only the conversation's last reply can be continued or regenerated. */
+  function dropReplyActions(except) {
+    Array.prototype.forEach.call(conversation.querySelectorAll(".reply-action"), function (form) {
+      if (!except || !except.contains(form)) { form.remove(); }
+    });
+  }
+
+  /* A finished reply's footer, from the message as the server sent it. */
+  function fillFoot(bubble, message) {
+    var foot = bubble.querySelector(".message-foot");
+    if (!foot) {
+      var template = document.getElementById("reply-foot-template");
+      if (!template) { return; }
+      foot = template.content.firstElementChild.cloneNode(true);
+      Array.prototype.forEach.call(foot.querySelectorAll("form"), function (form) {
+        form.setAttribute("action", replaceMessageId(form.getAttribute("action"), message.id));
+        form.setAttribute("data-stream-post", replaceMessageId(form.getAttribute("data-stream-post"), message.id));
+      });
+      bubble.insertBefore(foot, bubble.querySelector(".message-versions")); // null: at the end
+    }
+    foot.hidden = false;
+    var model = typeof message.model === "string" ? message.model : "";
+    var label = foot.querySelector(".model-label");
+    if (label) {
+      label.hidden = !model;
+      label.querySelector(".model-label__name").textContent = model;
+      label.querySelector(".model-label__demo").hidden = !model || model !== strings.demoModel;
+    }
+    var delivered = message.status === "ok" || message.status === "stopped";
+    var cut = message.finish_reason === "length" && message.status === "ok";
+    var cutNote = foot.querySelector(".message-cut");
+    if (cutNote) { cutNote.hidden = !cut; }
+    var copyButton = foot.querySelector("[data-copy-reply]");
+    if (copyButton) { copyButton.hidden = false; }
+    var continueForm = foot.querySelector("[data-reply-action=continue]");
+    if (continueForm) { continueForm.hidden = !cut; }
+    var regenerateForm = foot.querySelector("[data-reply-action=regenerate]");
+    if (regenerateForm) { regenerateForm.hidden = !delivered; }
+    if (typeof message.content === "string") { setSource(bubble, message.content); }
+  }
+
+  /* After a regenerate: the earlier versions under the new reply, as the server shows
+   * them; the old bubble goes, unless the page still shows it as the current reply. */
+  function syncVersions(page, t) {
+    var bubble = t.bubble;
+    var stored = bubble && bubble.id ? page.getElementById(bubble.id) : null;
+    if (stored) {
+      var versions = stored.querySelector(".message-versions");
+      var current = bubble.querySelector(".message-versions");
+      if (current) { current.remove(); }
+      if (versions) { bubble.appendChild(document.importNode(versions, true)); }
+    }
+    var old = t.replaced;
+    if (old && old.parentNode) {
+      if (old.id && page.getElementById(old.id) && !stored) { old.hidden = false; }
+      else { old.remove(); }
+    }
+  }
+
   /* --- Events ----------------------------------------------------------------- */
 
   function onStart(t, data) {
@@ -219,7 +310,7 @@
       }
     }
     if (first && t.own) {
-      if (box) { box.value = ""; } // stored now: it is in the conversation
+      if (box && t.kind === "message") { box.value = ""; } // stored now: it is in the conversation
       refreshFromPage();
     }
     if (retryForm) { retryForm.hidden = true; }
@@ -228,12 +319,23 @@
       bubble = newBubble("coach-bubble-template");
       if (!bubble) { return; }
       bubble.id = "message-" + message.id;
-      conversation.appendChild(bubble);
+      var replaced = message.replaces != null ? document.getElementById("message-" + message.replaces) : null;
+      if (replaced) {
+        // Regenerated: the new reply takes the old one's place.
+        conversation.insertBefore(bubble, replaced);
+        replaced.hidden = true;
+        t.replaced = replaced;
+      } else {
+        conversation.appendChild(bubble);
+      }
       bubble.scrollIntoView({ block: "nearest" });
     }
     t.bubble = bubble;
+    var foot = bubble.querySelector(".message-foot");
+    if (foot) { foot.hidden = true; } // continued: back when the rest is written
+    dropReplyActions(t.kind === "continue" ? bubble : null);
     setBubbleStatus(bubble, "streaming");
-    if (!t.text && !bodyOf(bubble).textContent.trim()) {
+    if (t.kind === "continue" || (!t.text && !bodyOf(bubble).textContent.trim())) {
       setStatusLine(bubble, strings.waiting);
     }
     if (stopButton && turn === t) { stopButton.disabled = false; }
@@ -275,8 +377,13 @@
     setStatusLine(t.bubble, "");
     var status = message.status || "ok";
     setBubbleStatus(t.bubble, status);
-    if (status === "stopped") {
+    if (status === "stopped" && !t.bubble.querySelector(".message-note")) {
       addNote(t.bubble, "message-note", strings.stopped);
+    }
+    if (t.bubble.classList.contains("message--assistant")) {
+      if (message.id == null) { message.id = t.id; }
+      fillFoot(t.bubble, message);
+      t.bubble.classList.remove("message--failed", "bubble--failed");
     }
     finish(t);
   }
@@ -284,6 +391,15 @@
   function onError(t, data) {
     data = data || {};
     var status = data.status === "interrupted" ? "interrupted" : "failed";
+    if (t.kind === "continue" && t.bubble) {
+      // The reply stays delivered, with what came of the rest, and can be continued again.
+      setStatusLine(t.bubble, "");
+      setBubbleStatus(t.bubble, "ok");
+      fillFoot(t.bubble, { id: t.id, status: "ok", finish_reason: "length", model: t.model, content: t.text });
+      showErrors([typeof data.detail === "string" && data.detail ? data.detail : strings.actionFailed]);
+      finish(t);
+      return;
+    }
     if (t.bubble) {
       setStatusLine(t.bubble, "");
       setBubbleStatus(t.bubble, status);
@@ -318,7 +434,7 @@
       setBusy(false);
       if (t.own && box) { box.focus(); }
     }
-    if (isOwner) { refreshFromPage(); }
+    if (isOwner) { refreshFromPage(t.replaced ? t : null); }
   }
 
   /* --- Reading a POST's event stream ------------------------------------------- */
@@ -377,7 +493,7 @@
       if (t.userBubble) { t.userBubble.remove(); }
       t.finished = true;
       if (turn === t) { turn = null; setBusy(false); }
-      showErrors([strings.sendFailed]);
+      showErrors([t.kind === "message" ? strings.sendFailed : strings.actionFailed]);
       if (retryForm && t.wasRetry) { retryForm.hidden = false; }
       return;
     }
@@ -415,9 +531,10 @@
 
   function post(url, body, options) {
     var t = {
-      id: null, bubble: null, text: "", lastId: null, finished: false, source: null,
-      controller: new AbortController(), own: true,
-      userBubble: options.userBubble || null, wasRetry: !!options.retry
+      id: null, bubble: options.bubble || null, text: options.text || "", lastId: null,
+      finished: false, source: null, controller: new AbortController(), own: true,
+      userBubble: options.userBubble || null, wasRetry: !!options.retry,
+      kind: options.kind || "message", replaced: null, model: options.model || ""
     };
     turn = t;
     clearErrors();
@@ -451,7 +568,10 @@
   function refused(t, response) {
     return response.text().then(function (text) {
       var texts = errorTexts(parseJSON(text));
-      if (!texts.length) { texts = [response.status >= 500 ? strings.serverError : strings.sendFailed]; }
+      if (!texts.length) {
+        texts = [t.kind !== "message" ? strings.actionFailed
+          : (response.status >= 500 ? strings.serverError : strings.sendFailed)];
+      }
       if (t.userBubble) { t.userBubble.remove(); }
       t.finished = true;
       if (turn === t) { turn = null; setBusy(false); }
@@ -485,7 +605,26 @@
     event.preventDefault();
     if (turn) { return; }
     retryForm.hidden = true;
-    post(retryForm.getAttribute("data-stream-post"), null, { retry: true });
+    post(retryForm.getAttribute("data-stream-post"), null, { retry: true, kind: "retry" });
+  }
+
+  /* Continue or Regenerate on the last reply (a form in its footer). */
+  function replyAction(event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-reply-action]")) { return; }
+    event.preventDefault();
+    if (turn) { return; }
+    var kind = form.getAttribute("data-reply-action");
+    var bubble = form.closest(".message");
+    var options = { kind: kind };
+    if (kind === "continue" && bubble) {
+      // The rest streams into this reply: its deltas count on from the text already there.
+      options.bubble = bubble;
+      options.text = sourceOf(bubble);
+      var name = bubble.querySelector(".model-label__name");
+      options.model = name ? name.textContent : "";
+    }
+    post(form.getAttribute("data-stream-post"), null, options);
   }
 
   function stop() {
@@ -529,13 +668,17 @@
   if (retryForm) {
     retryForm.addEventListener("submit", retry);
   }
+  if (isOwner) {
+    conversation.addEventListener("submit", replyAction);
+  }
 
   // Replies the server rendered while they were being written.
   Array.prototype.forEach.call(conversation.querySelectorAll("[data-stream-url]"), function (bubble) {
     var id = (bubble.id || "").replace(/^message-/, "");
     var t = {
       id: id, bubble: bubble, text: "", lastId: null, finished: false, source: null,
-      controller: null, own: false, userBubble: null, wasRetry: false
+      controller: null, own: false, userBubble: null, wasRetry: false, kind: "follow",
+      replaced: null, model: ""
     };
     if (bodyOf(bubble).textContent.trim()) { bubble.classList.add("is-writing"); }
     turn = t;
