@@ -43,6 +43,15 @@ RULES: dict[str, dict[str, tuple[dict | None, dict[str, int]]]] = {
         "GET": (None, members(LOGIN, 405)),
     },
     "sessions:retry": {"POST": ({}, owner_only(LOGIN, 302)), "GET": (None, members(LOGIN, 405))},
+    # On the session's last reply: regenerated (302 to it), or nothing to continue (302).
+    "sessions:message-continue": {
+        "POST": ({}, owner_only(LOGIN, 302)),
+        "GET": (None, members(LOGIN, 405)),
+    },
+    "sessions:message-regenerate": {
+        "POST": ({}, owner_only(LOGIN, 302)),
+        "GET": (None, members(LOGIN, 405)),
+    },
     "sessions:delete": {
         "GET": (None, owner_only(LOGIN, 200)),
         "POST": ({}, owner_only(LOGIN, 302)),
@@ -140,6 +149,8 @@ def test_rule(name, method, role, people, fake_llm):
     kwargs = {"pk": session.pk} if "<int:pk>" in route_of(name) else {}
     if name.startswith("sessions-api:message-st"):  # these take a message's id
         kwargs = {"pk": session.messages.filter(role="assistant").first().pk}
+    if "<int:message_pk>" in route_of(name):  # a page about one message of the session
+        kwargs["message_pk"] = session.messages.filter(role="assistant").first().pk
     url = reverse(name, kwargs=kwargs)
     client = APIClient()
     if people[role] is not None:
