@@ -4,8 +4,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from project.formats.phrases import quota_exhausted_text, reset_phrase
 
 
 @dataclass(frozen=True)
@@ -29,19 +31,15 @@ class QuotaStatus:
 
 def quota_exhausted_message(*, limit: int, resets_at: dt.datetime) -> str:
     """What a person is told at the limit, on pages and in the API's 429."""
-    when = formats.date_format(timezone.localtime(resets_at), "DATETIME_FORMAT")
-    return _(
-        "You have used all %(limit)d coach requests for today. You can ask again from %(time)s."
-    ) % {"limit": limit, "time": when}
+    return quota_exhausted_text(limit=limit, resets_at=resets_at)
 
 
 def site_budget_exhausted_message(*, resets_at: dt.datetime) -> str:
     """What everyone is told when the site's daily budget for the model is used up."""
-    when = formats.date_format(timezone.localtime(resets_at), "DATETIME_FORMAT")
     return _(
         "The coaches have answered as many requests today as this site allows for everyone. "
-        "You can ask again from %(time)s."
-    ) % {"time": when}
+        "The count %(reset)s."
+    ) % {"reset": reset_phrase(resets_at)}
 
 
 @dataclass(frozen=True)

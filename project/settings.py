@@ -232,6 +232,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# One date and time format per language (project/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = "project.formats"
 
 # --- Static files -----------------------------------------------------------
 

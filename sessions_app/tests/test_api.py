@@ -105,7 +105,7 @@ def test_create_over_the_limit_is_429_with_reset_time(user_api, user, fake_llm, 
     response = user_api.post("/api/sessions/", BODY, format="json")
     assert response.status_code == 429
     data = response.json()
-    assert "You have used all 1 coach requests" in data["detail"]
+    assert "You have used your 1 coach request" in data["detail"]
     assert data["resets_at"] == user_api.get("/api/me/quota/").json()["resets_at"]
     assert not CoachingSession.objects.exists()
 
