@@ -119,7 +119,7 @@ class Coach(models.Model):
         verbose_name_plural = _("coaches")
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
 
     def get_absolute_url(self) -> str:
         return reverse("sessions:new") + f"?coach={self.slug}"

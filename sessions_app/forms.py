@@ -25,7 +25,9 @@ class CoachChoiceForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["coach"].queryset = coach_list_active()
-        self.fields["coach"].label_from_instance = lambda c: f"{c.name} — {c.description}"
+        self.fields["coach"].label_from_instance = lambda c: (
+            f"{c.display_name} — {c.display_description}"
+        )
 
 
 class PromptStepForm(forms.Form):
@@ -72,7 +74,8 @@ class CurrentStateForm(PromptStepForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["tags"].choices = [(o, o) for o in self.coach.state_options]
+        labels = self.coach.option_labels()  # stable values, words in the page's language
+        self.fields["tags"].choices = [(o, labels[o]) for o in self.coach.state_options]
         self.fields["text"].label = _("Anything else about where you are now")
 
     def answer(self) -> PromptAnswer:
@@ -89,7 +92,8 @@ class GoalForm(PromptStepForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["choice"].choices = [(o, o) for o in self.coach.goal_options] + [
+        labels = self.coach.option_labels()
+        self.fields["choice"].choices = [(o, labels[o]) for o in self.coach.goal_options] + [
             (OWN_GOAL, _("My own goal (write it below)"))
         ]
         self.fields["text"].label = _("Your goal in your own words, or more about it")

@@ -57,7 +57,7 @@ def absolute_url(context, path: str) -> str:
 def session_description(session, prompts=(), conversation=(), length: int = 200) -> str:
     """Plain text for a session's meta description and Open Graph card: the coach, the
     goal, then the start of the coach's first reply."""
-    parts = [str(session.coach.name)]
+    parts = [str(session.coach.display_name)]
     for prompt in prompts:
         if prompt.kind == PromptKind.GOAL and prompt.summary_line():
             parts.append(_("Goal: %(goal)s") % {"goal": prompt.summary_line()})

@@ -396,3 +396,29 @@ def test_a_limit_other_than_the_persons_own_is_said_in_its_own_words(
     assert body.count("The site has used today&#x27;s budget.") == 1
     assert "You have used all" not in body
     assert "my careful notes" in body
+
+
+def test_a_korean_wizard_shows_korean_coaches_and_starts_a_korean_session(user, client, fake_llm):
+    client.force_login(user)
+    korean = {"HTTP_ACCEPT_LANGUAGE": "ko"}
+    page = client.get("/sessions/new/?coach=meditation-guide", **korean)
+    html = page.content.decode()
+    assert "명상 가이드" in html
+    assert 'value="anxious"' in html and "불안해요" in html  # stable value, Korean words
+
+    url = "/sessions/new/?coach=meditation-guide"
+    prefix = "new_session_wizard_view"
+    steps = [
+        ("state", {"state-tags": ["anxious"], "state-text": ""}),
+        ("goal", {"goal-choice": "deep rest", "goal-text": ""}),
+        ("misc", {"misc-text": "자기 전 10분"}),
+    ]
+    for step, data in steps:
+        response = client.post(url, {f"{prefix}-current_step": step, **data}, **korean)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    from sessions_app.models import CoachingSession
+
+    session = CoachingSession.objects.get()
+    assert session.language == "ko"
+    assert session.title == "깊은 휴식"
+    assert session.system_prompt.startswith("당신은 Stepwise의 명상 가이드")

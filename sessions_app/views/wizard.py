@@ -169,6 +169,7 @@ class NewSessionWizardView(LoginRequiredMixin, SessionWizardView):
             "current_state": form_dict["state"].answer(),
             "goal": form_dict["goal"].answer(),
             "misc": form_dict["misc"].answer(),
+            "language": self.request.LANGUAGE_CODE,
         }
         if self.request.POST.get("stream") == "1":
             # The browser runs static/js/stream.js: open the session now; its page asks the
