@@ -197,7 +197,7 @@ def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(
     expect(page).to_have_url(re.compile(r"/sessions/new/$"))
     page.get_by_label(re.compile("^Meditation guide")).check()
     page.get_by_role("button", name="Next").click()
-    expect(page.get_by_text("Step 1 of 3")).to_be_visible()
+    expect(page.get_by_text("Step 2 of 4")).to_be_visible()
     page.get_by_label("tired").check()
     page.get_by_label("stressed").check()
     page.get_by_label("Anything else about where you are now").fill(
@@ -205,14 +205,14 @@ def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(
     )
     shoot(page, "wizard-desktop.png")
     page.get_by_role("button", name="Next").click()
-    expect(page.get_by_text("Step 2 of 3")).to_be_visible()
+    expect(page.get_by_text("Step 3 of 4")).to_be_visible()
     # Keyboard only: choose the goal with the arrow keys, go on with Enter.
     first_goal = page.get_by_label("deep rest")
     first_goal.focus()
     page.keyboard.press("Space")
     expect(first_goal).to_be_checked()
     page.keyboard.press("Enter")
-    expect(page.get_by_text("Step 3 of 3")).to_be_visible()
+    expect(page.get_by_text("Step 4 of 4")).to_be_visible()
     page.get_by_label(re.compile("^Anything else")).fill("10 minutes before bed")
     # With JavaScript the session opens at once; its page waits for the model, then shows
     # the plan as it is written, with the message box disabled until it is done.
@@ -269,6 +269,7 @@ def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(
         mobile.close()
 
     # --- Log out; the visitor browses, filters and searches the gallery.
+    page.locator(".account-menu summary").click()
     page.get_by_role("button", name="Log out").click()
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Log in")).to_be_visible()
@@ -619,12 +620,12 @@ def test_a_refused_message_stays_in_the_box(browser, asgi_live_server, fake_llm,
     session, context, page, watcher = owner_page(browser, asgi_live_server.url)
     quota_reserve(user=session.owner)  # used up in another tab
     send(page, "my careful words")
-    expect(page.locator("#composer-errors")).to_contain_text("You have used all 1 coach requests")
+    expect(page.locator("#composer-errors")).to_contain_text("You have used your 1 coach request")
     expect(page.get_by_label("Your message to the coach")).to_have_value("my careful words")
     expect(page.get_by_label("Your message to the coach")).to_be_enabled()
     expect(page.locator(".message--user")).to_have_count(0)
     # The page now says the day is used up, and Send waits for tomorrow.
-    expect(page.locator("#composer-quota")).to_contain_text("You have used all 1 coach requests")
+    expect(page.locator("#composer-quota")).to_contain_text("You have used your 1 coach request")
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
     assert not fake_llm.calls
     assert watcher.problems == []
@@ -891,3 +892,38 @@ def test_pages_pass_axe_in_light_and_dark(browser, asgi_live_server, fake_llm, s
                     phone.close()
         context.close()
     assert problems == {}
+
+
+def test_a_continuation_that_fails_leaves_the_reply_to_continue_again(
+    browser, asgi_live_server, fake_llm
+):
+    from playwright.sync_api import expect
+
+    from coach.testing.fakes import CutShort
+
+    fake_llm.queue(
+        CutShort("Step one,"), PartialFailure("step two", LLMUnavailable()), "step two, three."
+    )
+    session, context, page, watcher = owner_page(browser, asgi_live_server.url)
+    send(page, "All the steps?")
+    expect(page.locator(".message--assistant")).to_have_count(2)
+    reply = page.locator(".message--assistant").last
+    continue_button = reply.get_by_role("button", name="Continue")
+    expect(continue_button).to_be_visible()
+    continue_button.click()
+    expect(reply.locator(".message-error")).to_contain_text(
+        "The rest of the reply could not be written."
+    )
+    expect(reply).to_have_attribute("data-status", "ok")
+    expect(reply.locator(".message-cut")).to_be_visible()
+    expect(page.locator("#retry-form")).to_be_hidden()
+    expect(continue_button).to_be_enabled()
+    continue_button.click()
+    expect(reply.locator(".message-cut")).to_be_hidden()
+    expect(reply.get_by_role("button", name="Regenerate")).to_be_visible()
+    expect(reply.locator(".message-error")).to_have_count(0)
+    stored = Message.objects.filter(session=session, role="assistant").latest("id")
+    assert stored.content.startswith("Step one,") and stored.content.endswith("three.")
+    assert reply.locator(".message-body").inner_text().strip() == stored.content
+    assert watcher.problems == []
+    context.close()

@@ -255,7 +255,7 @@ def test_at_the_limit_the_page_says_so_and_keeps_the_text(
     settings.COACH_DAILY_LIMIT = 1
     quota_reserve(user=user)
     body = user_client.get(f"/sessions/{session.pk}/").content.decode()
-    assert "You have used all 1 coach requests for today" in body
+    assert "You have used your 1 coach request for today" in body
 
     response = user_client.post(f"/sessions/{session.pk}/messages/", {"content": "my words"})
     assert response.status_code == 429
@@ -513,3 +513,19 @@ def test_reply_actions_are_the_owners_and_for_this_sessions_messages(
     assert client.get(f"/sessions/{session.pk}/messages/{reply.pk}/regenerate/").status_code == 405
     assert not fake_llm.calls
     assert Message.objects.count() == 2
+
+
+def test_a_continuation_that_failed_says_so_and_why_to_the_owner_only(client, user, outsider):
+    session = make_session(owner=user)
+    reply = session.messages.get()
+    Message.objects.filter(pk=reply.pk).update(
+        finish_reason="length", error="The model server cannot be reached."
+    )
+    client.force_login(user)
+    bubble = article(client.get(f"/sessions/{session.pk}/").content.decode(), reply)
+    assert "The rest of the reply could not be written. The model server cannot be" in bubble
+    assert 'data-reply-action="continue"' in bubble
+    client.force_login(outsider)
+    bubble = article(client.get(f"/sessions/{session.pk}/").content.decode(), reply)
+    assert "The rest of the reply could not be written." in bubble
+    assert "cannot be reached" not in bubble

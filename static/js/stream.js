@@ -136,7 +136,7 @@
    * it fails: take the fresh notice, and the Send button's state, from the page itself
    * (server-rendered and translated; a parsed document runs no script). New bubbles take
    * their time from it too, in the server's format. */
-  function refreshFromPage(regenerated) {
+  function refreshFromPage(acted) {
     var current = document.getElementById("composer-quota");
     if (!current || !window.DOMParser) { return; }
     fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
@@ -151,7 +151,7 @@
           sendButton.disabled = freshSend.disabled;
           if (!turn) { setReplyActionsDisabled(freshSend.disabled); }
         }
-        if (regenerated) { syncVersions(page, regenerated); }
+        if (acted) { syncReply(page, acted); }
         Array.prototype.forEach.call(conversation.querySelectorAll("time[data-local]"), function (time) {
           var bubble = time.closest(".message");
           var stored = bubble && bubble.id ? page.getElementById(bubble.id) : null;
@@ -277,11 +277,19 @@
     if (typeof message.content === "string") { setSource(bubble, message.content); }
   }
 
-  /* After a regenerate: the earlier versions under the new reply, as the server shows
-   * them; the old bubble goes, unless the page still shows it as the current reply. */
-  function syncVersions(page, t) {
+  /* After Regenerate or Continue, what only the page knows: the earlier versions under
+   * the new reply (the old bubble goes, unless the page still shows it as the current
+   * reply), and why the rest of a continued reply could not be written. */
+  function syncReply(page, t) {
     var bubble = t.bubble;
     var stored = bubble && bubble.id ? page.getElementById(bubble.id) : null;
+    if (stored && t.kind === "continue") {
+      var note = bubble.querySelector(".message-error");
+      if (note) { note.remove(); }
+      var storedNote = stored.querySelector(".message-error");
+      if (storedNote) { bubble.insertBefore(document.importNode(storedNote, true), bubble.querySelector(".message-foot")); }
+      return;
+    }
     if (stored) {
       var versions = stored.querySelector(".message-versions");
       var current = bubble.querySelector(".message-versions");
@@ -391,7 +399,7 @@
   function onError(t, data) {
     data = data || {};
     var status = data.status === "interrupted" ? "interrupted" : "failed";
-    if (t.kind === "continue" && t.bubble) {
+    if ((t.kind === "continue" || data.status === "ok") && t.bubble) {
       // The reply stays delivered, with what came of the rest, and can be continued again.
       setStatusLine(t.bubble, "");
       setBubbleStatus(t.bubble, "ok");
@@ -434,7 +442,7 @@
       setBusy(false);
       if (t.own && box) { box.focus(); }
     }
-    if (isOwner) { refreshFromPage(t.replaced ? t : null); }
+    if (isOwner) { refreshFromPage(t.replaced || t.kind === "continue" ? t : null); }
   }
 
   /* --- Reading a POST's event stream ------------------------------------------- */
