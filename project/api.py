@@ -16,6 +16,7 @@ from sessions_app.exceptions import (
     NothingToRetry,
     NotStreaming,
     ReplyFailed,
+    SessionFull,
     TurnInProgress,
 )
 
@@ -33,7 +34,12 @@ def exception_handler(exc, context):
         )
     if isinstance(
         exc,
-        NothingToRetry | NothingToContinue | NothingToRegenerate | TurnInProgress | NotStreaming,
+        NothingToRetry
+        | NothingToContinue
+        | NothingToRegenerate
+        | TurnInProgress
+        | NotStreaming
+        | SessionFull,
     ):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):

@@ -379,6 +379,9 @@ COACH_LLM_CONTEXT_TOKENS = env_int(
 COACH_DAILY_LIMIT = env_int("COACH_DAILY_LIMIT", 5)
 # Failed requests given back to a person a day; after that, failures count too.
 COACH_DAILY_REFUNDS = env_int("COACH_DAILY_REFUNDS", 10)
+# Replies written for one person at once, and replies in one session.
+COACH_USER_TURNS_IN_FLIGHT = env_int("COACH_USER_TURNS_IN_FLIGHT", 2)
+COACH_SESSION_MAX_TURNS = env_int("COACH_SESSION_MAX_TURNS", 50)
 # What the whole site may ask the model a day, whoever asks (0: no cap): requests, and
 # tokens as the model reports them (hosted models do; llama.cpp's streams do not).
 COACH_SITE_DAILY_LIMIT = env_int("COACH_SITE_DAILY_LIMIT", 1000)

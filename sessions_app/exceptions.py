@@ -1,4 +1,5 @@
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from coach.llm import LLMError
 
@@ -29,6 +30,34 @@ class TurnInProgress(Exception):
     def __init__(self):
         super().__init__(
             _("The coach is still writing a reply in this session. Wait for it, or stop it.")
+        )
+
+
+class TooManyTurns(TurnInProgress):
+    """The person already has as many replies being written as one person may."""
+
+    def __init__(self, *, limit: int):
+        Exception.__init__(
+            self,
+            ngettext(
+                "You already have %(n)d reply being written. Wait for it to finish.",
+                "You already have %(n)d replies being written. Wait for one to finish.",
+                limit,
+            )
+            % {"n": limit},
+        )
+
+
+class SessionFull(Exception):
+    """The session has as many turns as one session may have."""
+
+    def __init__(self, *, limit: int):
+        super().__init__(
+            _(
+                "This session has reached its %(n)d replies. Start a new session to go on: "
+                "this one stays as it is."
+            )
+            % {"n": limit}
         )
 
 

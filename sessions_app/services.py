@@ -24,7 +24,13 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from coach.llm import ChatMessage, LLMError, LLMUnavailable, Reply
 from coach.models import Coach, language_of
-from coach.prompting import build_messages, continuation_request, reply_language
+from coach.prompting import (
+    build_messages,
+    continuation_request,
+    estimate_message_tokens,
+    estimate_tokens,
+    reply_language,
+)
 from coach.quota import Reservation
 from coach.services import quota_release, quota_reserve, quota_tokens_record, quota_unreserve
 from sessions_app.exceptions import (
@@ -33,6 +39,8 @@ from sessions_app.exceptions import (
     NothingToRetry,
     NotStreaming,
     ReplyFailed,
+    SessionFull,
+    TooManyTurns,
     TurnInProgress,
 )
 from sessions_app.models import (
@@ -163,6 +171,8 @@ def session_open(
         prompt_build(kind=PromptKind.GOAL, coach=coach, answer=goal),
         prompt_build(kind=PromptKind.MISC, coach=coach, answer=misc),
     ]
+    _ensure_user_has_room(user=user)
+    _ensure_prompts_fit(coach=coach, prompts=prompts, language=language)
     reservation = quota_reserve(user=user)
     try:
         with transaction.atomic():
@@ -204,6 +214,8 @@ def message_open(*, session: CoachingSession, user: User, content: str) -> Turn:
                 ]
             }
         )
+    _ensure_room_for_a_turn(session=session, user=user)
+    _ensure_fits(session=session, content=content)
     _ensure_no_turn_in_progress(session=session)
     reservation = quota_reserve(user=user)
     try:
@@ -223,6 +235,7 @@ def retry_open(*, session: CoachingSession, user: User) -> Turn:
     plan, or the answer to the newest user message. Counts one request. The failed reply
     stays in the history."""
     session_ensure_owner(session=session, user=user)
+    _ensure_room_for_a_turn(session=session, user=user)
     _ensure_no_turn_in_progress(session=session)
     pending = session_pending_turn(session=session)
     if pending is None:
@@ -249,6 +262,7 @@ def continue_open(*, message: Message, user: User) -> Turn:
     session_ensure_owner(session=session, user=user)
     if not _is_last_reply(message) or message.status != MessageStatus.OK or not message.cut_short:
         raise NothingToContinue()
+    _ensure_user_has_room(user=user)
     _ensure_no_turn_in_progress(session=session)
     reservation = quota_reserve(user=user)
     try:
@@ -291,6 +305,7 @@ def regenerate_open(*, message: Message, user: User) -> Turn:
     session_ensure_owner(session=session, user=user)
     if not _is_last_reply(message) or message.status not in DELIVERED_STATUSES:
         raise NothingToRegenerate()
+    _ensure_room_for_a_turn(session=session, user=user)
     _ensure_no_turn_in_progress(session=session)
     reservation = quota_reserve(user=user)
     try:
@@ -314,6 +329,84 @@ def _is_last_reply(message: Message) -> bool:
         Q(created_at__gt=message.created_at) | Q(created_at=message.created_at, pk__gt=message.pk)
     )
     return not later.exists()
+
+
+def _ensure_user_has_room(*, user: User) -> None:
+    """At most COACH_USER_TURNS_IN_FLIGHT replies written for one person at a time, so a
+    few accounts cannot hold every model slot. (Checked, not locked: two requests at the
+    same instant may both pass; the per-session constraint and the daily limit still hold.)"""
+    limit = settings.COACH_USER_TURNS_IN_FLIGHT
+    writing = Message.objects.filter(session__owner=user, status=MessageStatus.STREAMING)
+    in_flight = list(writing.values_list("pk", flat=True)[:limit])
+    if (
+        len(in_flight) >= limit
+        and len(in_flight) - turns_expire_stale(message_ids=in_flight) >= limit
+    ):
+        raise TooManyTurns(limit=limit)
+
+
+def _ensure_room_for_a_turn(*, session: CoachingSession, user: User) -> None:
+    """A new reply fits: the session has fewer than COACH_SESSION_MAX_TURNS replies, and
+    its owner fewer replies being written than allowed."""
+    limit = settings.COACH_SESSION_MAX_TURNS
+    replies = Message.objects.filter(session=session, role=MessageRole.ASSISTANT)
+    if replies.count() >= limit:
+        raise SessionFull(limit=limit)
+    _ensure_user_has_room(user=user)
+
+
+def _ensure_prompts_fit(*, coach: Coach, prompts: list[Prompt], language: str) -> None:
+    """The wizard's answers leave room for the reply in the model's context. Checked
+    before a unit is taken: a request that cannot fit is refused, not failed."""
+    chat = build_messages(
+        system_prompt=coach.system_prompt_in(language),
+        few_shot=coach.few_shot_in(language),
+        prompts=prompts,
+        history=[],
+        labels=coach.option_labels(language),
+        language=language,
+    )
+    if _tokens_over(chat) > 0:
+        raise ValidationError(
+            _("Your answers are too long for this coach's model. Shorten them and try again.")
+        )
+
+
+def _ensure_fits(*, session: CoachingSession, content: str) -> None:
+    """The new message, with the session's prompts, leaves room for the reply in the
+    model's context (older turns are dropped first; these never are)."""
+    chat = build_messages(
+        system_prompt=session.system_prompt,
+        few_shot=session.few_shot,
+        prompts=[p.as_typed() for p in Prompt.objects.filter(session=session)],
+        history=[{"role": "user", "content": content}],
+        labels=session.coach.option_labels(session.language),
+        language=session.language,
+    )
+    over = _tokens_over(chat)
+    if over > 0:
+        tokens = estimate_tokens(content)
+        fits = max(0, len(content) * (tokens - over) // max(tokens, 1))
+        raise ValidationError(
+            {
+                "content": [
+                    _(
+                        "This message is too long for the coach's model: shorten it to "
+                        "about %(n)d characters."
+                    )
+                    % {"n": fits}
+                ]
+            }
+        )
+
+
+def _tokens_over(chat: list[ChatMessage]) -> int:
+    """Estimated tokens by which `chat` and a whole reply exceed the model's context."""
+    return (
+        estimate_message_tokens(chat)
+        + settings.COACH_LLM_MAX_TOKENS
+        - settings.COACH_LLM_CONTEXT_TOKENS
+    )
 
 
 def _ensure_no_turn_in_progress(*, session: CoachingSession) -> None:

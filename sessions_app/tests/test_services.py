@@ -103,7 +103,7 @@ def test_quota_exhausted_writes_nothing(user, coach, fake_llm, settings):
     start(user, coach)
     with pytest.raises(QuotaExceeded) as exc:
         start(user, coach)
-    assert "1 coach requests" in str(exc.value)
+    assert "your 1 coach request for today" in str(exc.value)
     assert CoachingSession.objects.count() == 1
     assert len(fake_llm.calls) == 1
 
@@ -322,3 +322,61 @@ def test_a_korean_session_snapshots_the_korean_prompt_and_words_presets_in_korea
     assert "불안해요, 피곤해요" in asked[-1]["content"]
     # The tags stored are the stable values, the same in every language.
     assert session.prompts.get(kind=PromptKind.CURRENT_STATE).tags == ["anxious", "tired"]
+
+
+# --- Limits on turns -------------------------------------------------------------------
+
+
+def test_a_person_may_have_only_so_many_replies_being_written(user, coach, fake_llm, settings):
+    from sessions_app.exceptions import TooManyTurns
+    from sessions_app.services import message_open, session_open
+
+    settings.COACH_USER_TURNS_IN_FLIGHT = 2
+    session_open(user=user, coach=coach, **ANSWERS)
+    session_open(user=user, coach=coach, **ANSWERS)
+    with pytest.raises(TooManyTurns) as refused:
+        session_open(user=user, coach=coach, **ANSWERS)
+    assert "2 replies being written" in str(refused.value)
+    other = make_session(owner=user)
+    with pytest.raises(TooManyTurns):
+        message_open(session=other, user=user, content="Hi")
+    assert quota_get(user=user).used == 2  # refused before a unit was taken
+
+
+def test_a_session_holds_a_limited_number_of_turns(user, coach, fake_llm, settings):
+    from sessions_app.exceptions import SessionFull
+
+    settings.COACH_SESSION_MAX_TURNS = 2
+    session = start(user, coach)
+    message_send(session=session, user=user, content="One more")
+    with pytest.raises(SessionFull) as full:
+        message_send(session=session, user=user, content="And another")
+    assert "Start a new session" in str(full.value)
+    assert quota_get(user=user).used == 2
+
+
+def test_a_message_that_cannot_fit_the_context_is_refused_before_counting(
+    user, coach, fake_llm, settings
+):
+    session = start(user, coach)
+    settings.COACH_LLM_CONTEXT_TOKENS = 1500
+    with pytest.raises(ValidationError) as too_long:
+        message_send(session=session, user=user, content="잠 " * 1300)
+    (error,) = too_long.value.message_dict["content"]
+    assert "too long for the coach's model" in error
+    allowed = int(error.split("about ")[1].split(" ")[0])
+    assert 0 < allowed < 2600
+    assert quota_get(user=user).used == 1
+    message_send(session=session, user=user, content="잠 " * (allowed // 2 - 5))
+    assert quota_get(user=user).used == 2
+
+
+def test_wizard_answers_that_cannot_fit_are_refused_before_counting(
+    user, coach, fake_llm, settings
+):
+    settings.COACH_LLM_CONTEXT_TOKENS = 1200
+    long = PromptAnswer(text="잠" * 1900)
+    with pytest.raises(ValidationError):
+        session_start(user=user, coach=coach, **{**ANSWERS, "misc": long})
+    assert not CoachingSession.objects.exists()
+    assert quota_get(user=user).used == 0

@@ -11,7 +11,7 @@ from coach.exceptions import QuotaExceeded
 from coach.models import Coach
 from coach.selectors import coach_get_active
 from sessions_app import services
-from sessions_app.exceptions import ReplyFailed
+from sessions_app.exceptions import ReplyFailed, TurnInProgress
 from sessions_app.forms import CoachChoiceForm, CurrentStateForm, GoalForm, MiscForm
 
 QUESTION_STEPS = ("state", "goal", "misc")
@@ -139,6 +139,9 @@ class NewSessionWizardView(LoginRequiredMixin, SessionWizardView):
         except ValidationError as exc:
             form.add_error(None, exc.messages)
             return self.render(form)
+        except TurnInProgress as exc:  # too many replies being written for this person
+            form.add_error(None, str(exc))
+            return self.render(form, status=409)
 
     def render(self, form=None, status: int = 200, **kwargs):
         response = super().render(form, **kwargs)
