@@ -219,9 +219,13 @@ async def _events(
 
 
 def _end_event(message: Message, *, viewer_id: int | None) -> bytes:
+    owner = viewer_id is not None and viewer_id == message.session.owner_id
+    if message.status == MessageStatus.OK and message.error and owner:
+        # A continuation failed: the reply stands as it was (still cut short). Its owner
+        # hears why; everyone else just reads the reply.
+        return _sse("error", {"detail": message.error, "message_id": message.pk, "status": "ok"})
     if message.status in (MessageStatus.OK, MessageStatus.STOPPED):
         return _sse("done", _message_data(message))
-    owner = viewer_id is not None and viewer_id == message.session.owner_id
     detail = message.error if owner and message.error else _("This reply failed.")
     return _sse("error", {"detail": detail, "message_id": message.pk, "status": message.status})
 

@@ -84,6 +84,17 @@ RULES: dict[str, dict[str, tuple[dict | None, dict[str, int]]]] = {
         "POST": ({}, owner_only(401, 409)),
         "GET": (None, members(401, 405)),
     },
+    # A message (an earlier version too) is public; the owner continues the last reply
+    # when it was cut short (409 here: it was not) or writes it again.
+    "sessions-api:message-detail": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "sessions-api:message-continue": {
+        "POST": ({}, owner_only(401, 409)),
+        "GET": (None, members(401, 405)),
+    },
+    "sessions-api:message-regenerate": {
+        "POST": ({}, owner_only(401, 201)),
+        "GET": (None, members(401, 405)),
+    },
     "api-schema": {"GET": (None, same(200))},
     "api-docs": {"GET": (None, same(200))},
     # Django's set_language: POST sets the language cookie (when the code is valid) and
@@ -147,7 +158,8 @@ def test_rule(name, method, role, people, fake_llm):
     session = make_session(owner=people["owner"])
     body, expected = RULES[name][method]
     kwargs = {"pk": session.pk} if "<int:pk>" in route_of(name) else {}
-    if name.startswith("sessions-api:message-st"):  # these take a message's id
+    if name.startswith("sessions-api:message-") and name != "sessions-api:message-create":
+        # these take a message's id
         kwargs = {"pk": session.messages.filter(role="assistant").first().pk}
     if "<int:message_pk>" in route_of(name):  # a page about one message of the session
         kwargs["message_pk"] = session.messages.filter(role="assistant").first().pk

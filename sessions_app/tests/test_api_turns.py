@@ -639,3 +639,27 @@ def test_regenerate_replaces_the_reply_and_keeps_the_earlier_version(user, fake_
     assert [m["id"] for m in detail.json()["messages"]] == [new["id"]]
     assert earlier.status_code == 200 and earlier.json()["content"] == old.content
     assert quota_get(user=user).used == 1
+
+
+def test_a_failed_continuation_tells_its_owner_and_keeps_the_reply(user, fake_llm, owner_client):
+    session = make_session(owner=user)
+    reply = _cut_short_reply(session)
+    fake_llm.queue(PartialFailure("put your", LLMUnavailable()))
+
+    async def scenario():
+        response = await owner_client.post(f"/api/messages/{reply.pk}/continue/", headers=SSE)
+        return await read_events(response)
+
+    events = run(scenario)
+
+    end = events[-1]
+    assert end["event"] == "error"
+    assert end["data"]["status"] == "ok" and end["data"]["message_id"] == reply.pk
+    assert end["data"]["detail"] == str(LLMUnavailable())
+    reply.refresh_from_db()
+    assert reply.status == "ok" and reply.finish_reason == "length"
+    assert reply.content == "1. Dim the lights at 22:30 and put your"
+    assert quota_get(user=user).used == 0  # given back
+    # A visitor following it later just reads the reply.
+    visitor = run(lambda: AsyncClient().get(f"/api/messages/{reply.pk}/stream/"))
+    assert run(lambda: read_events(visitor))[-1]["event"] == "done"

@@ -94,6 +94,8 @@ PUBLIC_API_FIELDS = {
     "content_html",
     "status",
     "model",
+    "finish_reason",
+    "replaces",
 }
 
 
@@ -126,6 +128,10 @@ def test_public_api_answers_only_allowlisted_fields(api_client, owner_and_marker
             assert value not in body, f"{field} in {url}"
         assert "secret-internal-detail" not in body  # a model error stays private
         assert "Public Pen Name" in body
+    for message in session.messages.all():
+        response = api_client.get(reverse("sessions-api:message-detail", args=[message.pk]))
+        assert keys_of(response.json()) <= PUBLIC_API_FIELDS
+        assert "secret-internal-detail" not in response.content.decode()
 
 
 @pytest.mark.django_db
