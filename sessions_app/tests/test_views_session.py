@@ -529,3 +529,20 @@ def test_a_continuation_that_failed_says_so_and_why_to_the_owner_only(client, us
     bubble = article(client.get(f"/sessions/{session.pk}/").content.decode(), reply)
     assert "The rest of the reply could not be written." in bubble
     assert "cannot be reached" not in bubble
+
+
+def test_a_full_session_says_to_start_a_new_one_and_keeps_the_message(
+    client, user, fake_llm, settings
+):
+    from sessions_app.tests.factories import make_session
+
+    settings.COACH_SESSION_MAX_TURNS = 1
+    session = make_session(owner=user)
+    client.force_login(user)
+    response = client.post(f"/sessions/{session.pk}/messages/", {"content": "One more question"})
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Start a new session to go on" in html
+    assert "One more question" in html  # what they wrote stays in the box
+    retry = client.post(f"/sessions/{session.pk}/retry/", follow=True)
+    assert retry.status_code == 200

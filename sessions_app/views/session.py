@@ -105,6 +105,9 @@ class SessionMessageCreateView(LoginRequiredMixin, View):
         except QuotaExceeded as exc:
             form.add_error(None, str(exc))
             return self.render_page(session, form, status=429)
+        except (exceptions.TooManyTurns, exceptions.SessionFull) as exc:
+            form.add_error(None, str(exc))
+            return self.render_page(session, form, status=409)
         except exceptions.TurnInProgress:
             form.add_error(
                 None,
@@ -143,6 +146,9 @@ class SessionRetryView(LoginRequiredMixin, View):
         except exceptions.ReplyFailed as exc:
             messages.error(request, str(exc.error))
             return redirect(_detail_url(pk, _reply_anchor(exc)))
+        except (exceptions.TooManyTurns, exceptions.SessionFull) as exc:
+            messages.info(request, str(exc))
+            return redirect(_detail_url(pk, "conversation"))
         except exceptions.TurnInProgress:
             messages.info(request, _("The coach is still writing a reply. Wait for it to finish."))
             return redirect(_detail_url(pk, "conversation"))
@@ -177,6 +183,9 @@ class ReplyActionView(LoginRequiredMixin, View):
         except exceptions.ReplyFailed as exc:
             messages.error(request, str(exc.error))
             return redirect(_detail_url(pk, _reply_anchor(exc)))
+        except (exceptions.TooManyTurns, exceptions.SessionFull) as exc:
+            messages.info(request, str(exc))
+            return redirect(_detail_url(pk, "conversation"))
         except exceptions.TurnInProgress:
             messages.info(request, _("The coach is still writing a reply. Wait for it to finish."))
             return redirect(_detail_url(pk, "conversation"))
