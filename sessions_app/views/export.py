@@ -91,7 +91,7 @@ def export_markdown(session: CoachingSession, *, url: str) -> str:
     out = [
         f"# {' '.join(session.title.split())}",
         "",
-        f"- {coach}: {session.coach.name}",
+        f"- {coach}: {session.coach.display_name}",
         f"- {by}: {session.owner.public_name}",
         f"- {started}: {when:%Y-%m-%d %H:%M %Z}",
         f"- {link}: <{url}>",
