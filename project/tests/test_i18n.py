@@ -91,7 +91,7 @@ def test_wizard_in_korean(user_client):
     assert "누구와 이야기하고 싶으세요?" in body
     assert "오늘 코치 요청 5회 중 5회 남았어요" in body
     assert ">다음</button>" in body
-    assert "Meditation guide" in body  # coach names are data, never translated
+    assert "명상 가이드" in body  # the coach's own Korean name (Coach.name_ko)
 
 
 @pytest.mark.django_db
@@ -115,7 +115,7 @@ def test_quota_message_is_translated_when_raised(user_api, user, fake_llm, setti
     assert response.json()["detail"].startswith("오늘 코치 요청 1회를 모두 썼어요.")
     # ...and the next request without Accept-Language is English again.
     response = user_api.post("/api/sessions/", SESSION_BODY, format="json")
-    assert response.json()["detail"].startswith("You have used all 1 coach requests")
+    assert response.json()["detail"].startswith("You have used your 1 coach request")
 
 
 # --- The language switch -----------------------------------------------------------------
