@@ -48,6 +48,7 @@ def test_database_is_file_backed_or_server():
 
 def test_twenty_simultaneous_follow_ups_make_exactly_five_model_calls(user, fake_llm, settings):
     settings.COACH_DAILY_LIMIT = 5
+    settings.COACH_USER_TURNS_IN_FLIGHT = THREADS  # the daily limit is what is raced here
     sessions = [make_session(owner=user, replies=1) for _ in range(THREADS)]
     fake_llm.delay = 0.05  # hold each call open so that the requests overlap
     counter = iter(range(THREADS))
@@ -109,6 +110,7 @@ def test_the_limit_holds_through_the_streaming_endpoint(user, fake_llm, settings
     from django.test import Client
 
     settings.COACH_DAILY_LIMIT = 5
+    settings.COACH_USER_TURNS_IN_FLIGHT = THREADS
     sessions = iter([make_session(owner=user, replies=1) for _ in range(THREADS)])
     lock = threading.Lock()
     fake_llm.delay = 0.05
