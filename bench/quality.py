@@ -7,12 +7,13 @@
         COACH_LLM_MODEL=qwen2.5:1.5b python bench/quality.py
 
 Every starter coach gets the same kinds of cases in English and in Korean, each with a
-real constraint (a time, "no pills", a budget, a bad knee...). Each case becomes the
-first request of a session exactly as the app builds it (the coach's prompt in the
-case's language, the typed wizard answers, `coach.prompting.build_messages`), and goes
-to `coach.llm.get_chat_client()`: what users get, with the configured model, sampling
-temperature and reply length. The coaches come from the migrations, in an in-memory
-SQLite database, so figures from two machines compare.
+real constraint (a time, "no pills", a budget, a bad knee...). Each case opens a session
+through the wizard's own service (`sessions_app.services.session_open`, in the case's
+language), and the request its turn holds (`session_chat_messages`: the coach's prompt
+in that language, the typed answers, the answer-language instruction) is streamed
+through `coach.llm.get_chat_client()`: what users get, with the configured model,
+sampling temperature and reply length. The coaches come from the migrations, in an
+in-memory SQLite database of the bench's own, so figures from two machines compare.
 
 With the embedded model (no OPENAI_API_KEY or OPENAI_BASE_URL), an already running
 `make run` model server is used; otherwise the bench starts its own on a free port,
@@ -492,30 +493,28 @@ def summary(results: Sequence[Result]) -> dict[str, Any]:
 
 
 def case_messages(case: Case) -> list:
-    """The first request of a session for `case`, as the app builds it."""
-    from coach.models import Coach
-    from coach.prompting import build_messages
-    from sessions_app.models import PROMPT_CLASSES, PromptKind
+    """The first request of a session for `case`, exactly as the app builds it: the wizard
+    opens the session (`session_open`, in the case's language) and the turn says what
+    the model is sent. One user per case, in the bench's own database."""
+    from django.contrib.auth import get_user_model
 
-    coach = Coach.objects.get(slug=case.coach)
-    # The coach's prompt in the session's language, where the model has one.
-    system_prompt_in = getattr(coach, "system_prompt_in", None)
-    few_shot_in = getattr(coach, "few_shot_in", None)
-    answers = {
-        PromptKind.CURRENT_STATE: (list(case.state_tags), case.state),
-        PromptKind.GOAL: (list(case.goal_tags), case.goal),
-        PromptKind.MISC: ([], case.misc),
-    }
-    prompts = [
-        PROMPT_CLASSES[kind](kind=kind, tags=tags, text=text)
-        for kind, (tags, text) in answers.items()
-    ]
-    return build_messages(
-        system_prompt=system_prompt_in(case.language) if system_prompt_in else coach.system_prompt,
-        few_shot=few_shot_in(case.language) if few_shot_in else coach.few_shot,
-        prompts=prompts,
-        history=[],
+    from coach.models import Coach
+    from sessions_app.services import PromptAnswer, session_open
+
+    user_model = get_user_model()
+    user = user_model.objects.create_user(
+        username=f"bench-{case.id}-{user_model.objects.count()}", password=None
     )
+    turn = session_open(
+        user=user,
+        coach=Coach.objects.get(slug=case.coach),
+        current_state=PromptAnswer(tags=list(case.state_tags), text=case.state),
+        goal=PromptAnswer(tags=list(case.goal_tags), text=case.goal),
+        misc=PromptAnswer(tags=[], text=case.misc),
+        language=case.language,
+        claim=True,
+    )
+    return turn.chat
 
 
 def run_case(client: Any, case: Case, *, max_tokens: int) -> Result:
