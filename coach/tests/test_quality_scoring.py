@@ -185,3 +185,39 @@ def test_a_short_run_covers_every_coach_and_language():
 
     assert len({(case.coach, case.language) for case in first}) == 6
     assert quality.selected(None) == list(CASES)
+
+
+# --- The requests and a run, against the fake model ------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_case_is_a_request_the_wizard_accepts():
+    for case in CASES:
+        messages = quality.case_messages(case)
+
+        assert messages[0]["role"] == "system", case.id
+        assert messages[-1]["role"] == "user", case.id
+        assert case.state in messages[-1]["content"], case.id
+        if case.language == "ko":
+            assert quality.hangul_share(messages[0]["content"]) > 0.3, case.id
+
+
+@pytest.mark.django_db
+def test_run_case_scores_what_the_model_streamed():
+    from coach.llm import LLMTimeout
+    from coach.testing.fakes import CutShort, FakeChatClient
+
+    case = next(c for c in CASES if c.id == "meditation-en-1")
+    client = FakeChatClient(GOOD_PLAN, CutShort("1. Lie down"), LLMTimeout())
+
+    good = quality.run_case(client, case, max_tokens=600)
+    cut = quality.run_case(client, case, max_tokens=600)
+    failed = quality.run_case(client, case, max_tokens=600)
+
+    assert good.reply == GOOD_PLAN and good.model == "fake-model"
+    assert good.structure and good.constraint_ok and good.language_ok and not good.cut
+    assert good.first_piece_seconds is not None
+    assert cut.cut and cut.finish_reason == "length"
+    assert failed.error and not failed.reply
+    assert client.calls[0][-1]["content"].startswith("## Where I am now")
+    assert quality.summary([good, cut, failed])["errors"] == 1
