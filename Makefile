@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # A portable llama.cpp build: pip caches the wheel, and it must run on any CPU of this kind.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+# Debug is off unless asked for (a forgotten setting in production is safe); the local
+# commands ask for it. Production runs the Procfile, never make.
+export DJANGO_DEBUG ?= 1
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 

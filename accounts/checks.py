@@ -7,13 +7,16 @@ from django.utils.translation import gettext_lazy as _
 def check_shared_cache(app_configs, **kwargs):
     if settings.REDIS_URL:
         return []
+    # With debug off this is a deployment: `check --deploy --fail-level WARNING` (the
+    # Procfile's release step) stops it, since the Procfile runs several workers.
+    level = checks.Info if settings.DEBUG else checks.Warning
     return [
-        checks.Info(
+        level(
             _("REDIS_URL is not set: login and sign-up throttling counts per process."),
             hint=_(
                 "With several gunicorn workers or servers, set REDIS_URL so they share one count. "
                 "The daily model limit lives in the database and is exact either way."
             ),
-            id="stepwise.I001",
+            id="stepwise.I001" if settings.DEBUG else "stepwise.W001",
         )
     ]

@@ -48,17 +48,38 @@ def env_float(name: str, default: float) -> float:
 
 # --- Core -------------------------------------------------------------------
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Off unless asked for: a deployment that forgets it is safe. `make` (run, test, migrate)
+# and the test runner (project/settings_for_tests.py) ask for it on a developer's machine.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+
+def local_secret_key(path: Path) -> str:
+    """A random key made once for this checkout and kept in an ignored file (debug only)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        from django.core.management.utils import get_random_secret_key
+
+        key = get_random_secret_key()
+        try:
+            with path.open("x") as file:
+                file.write(key)
+        except FileExistsError:  # another process made it first
+            return path.read_text().strip()
+        return key
+
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is not set. With DJANGO_DEBUG=0 Stepwise refuses to start "
-            "without a secret key: set DJANGO_SECRET_KEY to a long random string, e.g. "
-            "the output of `python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+            "DJANGO_SECRET_KEY is not set. With debug off (the default) Stepwise refuses to "
+            "start without a secret key: set DJANGO_SECRET_KEY to a long random string, e.g. "
+            "the output of `python -c 'import secrets; print(secrets.token_urlsafe(50))'`. "
+            "On your own machine, run it through `make` (make run, make migrate), or set "
+            "DJANGO_DEBUG=1."
         )
-    SECRET_KEY = "django-insecure-local-development-only-never-use-in-production"  # noqa: S105
+    SECRET_KEY = local_secret_key(BASE_DIR / ".secret_key")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")

@@ -12,10 +12,14 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+def run_manage(*args: str, debug: str | None = "1", **env: str) -> subprocess.CompletedProcess:
+    """manage.py in a fresh process, with `env` and none of ours; with DJANGO_DEBUG=`debug`
+    ("1", as `make` runs it, unless said otherwise; None: not set at all)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OPENAI_"))}
     clean.pop("DATABASE_URL", None)
     clean.pop("REDIS_URL", None)
+    if debug is not None:
+        clean["DJANGO_DEBUG"] = debug
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -26,15 +30,58 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_empty_environment_runs_in_development_mode():
-    result = run_manage("check")
-    assert result.returncode == 0, result.stderr
+def test_an_empty_environment_is_production_and_needs_a_secret_key():
+    result = run_manage("check", debug=None)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+    assert "make run" in result.stderr  # how to run it locally instead
 
 
 def test_debug_off_without_secret_key_refuses_to_start():
-    result = run_manage("check", DJANGO_DEBUG="0")
+    result = run_manage("check", debug="0")
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    code = "from django.conf import settings as s; print(s.DEBUG)"
+    production = run_manage(
+        "shell", "--no-imports", "-c", code, debug=None, DJANGO_SECRET_KEY="s" * 60
+    )
+    assert production.stdout.split() == ["False"], production.stderr
+    local = run_manage("shell", "--no-imports", "-c", code)
+    assert local.stdout.split() == ["True"], local.stderr
+
+
+def test_the_local_secret_key_is_made_once_and_kept(tmp_path):
+    from project.settings import local_secret_key
+
+    key = local_secret_key(tmp_path / ".secret_key")
+    assert len(key) >= 50
+    assert local_secret_key(tmp_path / ".secret_key") == key
+    assert ".secret_key" in (ROOT / ".gitignore").read_text()
+
+
+def test_the_release_step_runs_the_deploy_checks_before_migrating():
+    release = next(
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("release:")
+    )
+    assert "check --deploy --fail-level WARNING &&" in release
+    assert release.index("check --deploy") < release.index("migrate")
+
+
+def test_deploy_checks_fail_without_a_shared_cache():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        debug="0",
+        DJANGO_SECRET_KEY="x" * 20 + "a-long-random-production-secret-key-9f8e7d6c",
+        DJANGO_ALLOWED_HOSTS="stepwise.example",
+    )
+    assert result.returncode != 0
+    assert "stepwise.W001" in result.stderr + result.stdout
 
 
 def test_deploy_checks_pass_with_debug_off():
@@ -43,9 +90,10 @@ def test_deploy_checks_pass_with_debug_off():
         "--deploy",
         "--fail-level",
         "WARNING",
-        DJANGO_DEBUG="0",
+        debug="0",
         DJANGO_SECRET_KEY="x" * 20 + "a-long-random-production-secret-key-9f8e7d6c",
         DJANGO_ALLOWED_HOSTS="stepwise.example",
+        REDIS_URL="redis://127.0.0.1:6379/15",
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -60,7 +108,7 @@ def test_ssl_redirect_can_be_turned_off_alone():
         "--no-imports",
         "-c",
         code,
-        DJANGO_DEBUG="0",
+        debug="0",
         DJANGO_SECRET_KEY="s" * 60,
         DJANGO_SECURE_SSL_REDIRECT="0",
     )
@@ -73,7 +121,7 @@ def test_hsts_include_subdomains_is_opt_in():
         "from django.conf import settings as s;"
         "print(s.SECURE_HSTS_SECONDS > 0, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
     )
-    production = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "s" * 60}
+    production = {"debug": "0", "DJANGO_SECRET_KEY": "s" * 60}
     default = run_manage("shell", "--no-imports", "-c", code, **production)
     assert default.stdout.split() == ["True", "False", "False"], default.stderr
     opted = run_manage(
