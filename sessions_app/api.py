@@ -2,9 +2,11 @@
 that ask the model (and stop) hand the opened turn to an async tail in `api_turns`, which
 waits for the whole reply or streams it (docs/streaming.md)."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
@@ -12,7 +14,9 @@ from rest_framework.views import APIView
 
 from sessions_app.pagination import DeferredJoinPageNumberPagination
 from sessions_app.selectors import (
+    MAX_QUERY_LENGTH,
     message_get_public,
+    search_words,
     session_get,
     session_get_public,
     session_list_public,
@@ -106,16 +110,35 @@ class SessionListCreateAPIView(ListAPIView):
     pagination_class = DeferredJoinPageNumberPagination
 
     def get_queryset(self):
+        q = " ".join(self.request.query_params.get("q", "").split())
+        if len(q) > MAX_QUERY_LENGTH:
+            raise ValidationError(
+                {"q": [_("Search for at most %(max)d characters.") % {"max": MAX_QUERY_LENGTH}]}
+            )
+        self.searching = bool(search_words(q))
+        self.rows = session_list_public()
         return session_list_public(
-            coach_slug=self.request.query_params.get("coach") or None,
-            q=self.request.query_params.get("q") or None,
+            coach_slug=self.request.query_params.get("coach") or None, q=q or None
         )
 
     @extend_schema(
         parameters=[
             OpenApiParameter("coach", str, description="Only this coach's sessions (its slug)."),
-            OpenApiParameter("q", str, description="Words to find in the title and the answers."),
-        ]
+            OpenApiParameter(
+                "q",
+                str,
+                description=(
+                    "Words to find in the title and the answers (at most 200 characters; "
+                    "words of one or two Latin letters or 1 other character are ignored). A "
+                    "search counts at most 1,000 matches."
+                ),
+            ),
+        ],
+        responses={
+            200: SessionListSerializer(many=True),
+            400: OpenApiResponse(description="`q` is too long."),
+            404: OpenApiResponse(ErrorSerializer, description="No such page (pages go up to 500)."),
+        },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

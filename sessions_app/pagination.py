@@ -1,8 +1,17 @@
 """Pagination that stays fast on deep pages of a big, annotated queryset."""
 
+import functools
+
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
+
+# A search counts its matches up to this many, and serves the pages within.
+SEARCH_MAX_RESULTS = 1000
+# Nobody reads past this page; crawlers and scripts that try make the database skip rows.
+MAX_PAGE = 500
 
 
 class DeferredJoinPaginator(Paginator):
@@ -74,6 +83,21 @@ class DeferredJoinPaginator(Paginator):
 
 class DeferredJoinPageNumberPagination(PageNumberPagination):
     """DRF's page-number pagination over `DeferredJoinPaginator`: deep pages of the
-    sessions API stay as fast as the first (set it as a list view's pagination_class)."""
+    sessions API stay as fast as the first (set it as a list view's pagination_class).
+
+    As in the gallery: a search (the view's `searching` is true) counts its matches up to
+    SEARCH_MAX_RESULTS, `rows` (the view's `rows`) skips the filters in the rows query,
+    and pages past MAX_PAGE are a 404."""
 
     django_paginator_class = DeferredJoinPaginator
+
+    def paginate_queryset(self, queryset, request, view=None):
+        page = request.query_params.get(self.page_query_param, "")
+        if page.isdigit() and int(page) > MAX_PAGE:
+            raise NotFound(_("Pages go up to %(max)d.") % {"max": MAX_PAGE})
+        self.django_paginator_class = functools.partial(
+            DeferredJoinPaginator,
+            rows=getattr(view, "rows", None),
+            max_count=SEARCH_MAX_RESULTS if getattr(view, "searching", False) else None,
+        )
+        return super().paginate_queryset(queryset, request, view)

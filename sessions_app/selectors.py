@@ -27,7 +27,7 @@ def session_list_public(
     """Every session, newest first, for the gallery and GET /api/sessions/.
 
     `coach_slug` keeps one coach's sessions; `q` keeps sessions whose title or typed
-    prompts contain every word of it.
+    prompts contain every word of it (`search_words`).
 
     Each row carries `message_count`, `has_demo_replies` (the demo model wrote one of
     its replies), and `goal_tags` and `goal_text` (the goal prompt, its text cut to
@@ -48,7 +48,7 @@ def session_list_public(
     if coach_slug:
         sessions = sessions.filter(coach__slug=coach_slug)
     indexed_search = connections[router.db_for_read(CoachingSession)].vendor == "postgresql"
-    for word in (q or "").split()[:8]:
+    for word in search_words(q):
         if indexed_search:
             in_titles = CoachingSession.objects.filter(title__icontains=word).values("pk")
             in_prompts = Prompt.objects.filter(text__icontains=word).values("session_id")
@@ -75,6 +75,23 @@ def session_list_public(
             goal.annotate(excerpt=Substr("text", 1, GOAL_EXCERPT_LENGTH)).values("excerpt")[:1]
         ),
     ).order_by("-created_at", "-id")
+
+
+# A search uses at most this many words, each long enough to mean something; the page
+# cuts what is typed at MAX_QUERY_LENGTH characters, the API refuses more.
+SEARCH_MAX_WORDS = 8
+MAX_QUERY_LENGTH = 200
+
+
+def search_words(q: str | None) -> list[str]:
+    """The words of a search that are searched for: Latin-script words of 3 characters
+    or more (shorter ones are mostly "to", "of", and no trigram index serves them), other
+    words of 2 or more (a Korean word is often two syllables), at most SEARCH_MAX_WORDS."""
+    words = []
+    for word in (q or "").split():
+        if len(word) >= (3 if word.isascii() else 2):
+            words.append(word)
+    return words[:SEARCH_MAX_WORDS]
 
 
 def session_get_public(*, pk: int) -> CoachingSession:

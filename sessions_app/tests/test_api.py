@@ -266,3 +266,41 @@ def test_token_auth_works_on_session_endpoints(api_client, user, fake_llm):
     token = Token.objects.create(user=user)
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     assert api_client.post("/api/sessions/", BODY, format="json").status_code == 201
+
+
+# --- The public list's caps (as in the gallery) -----------------------------------------
+
+
+def test_a_search_longer_than_200_characters_is_a_clear_400(api_client):
+    response = api_client.get("/api/sessions/", {"q": "sleep " * 40})
+    assert response.status_code == 400
+    assert "200 characters" in response.json()["q"][0]
+
+
+def test_pages_past_the_last_allowed_are_a_json_404(api_client):
+    response = api_client.get("/api/sessions/", {"page": 501})
+    assert response.status_code == 404
+    assert "500" in response.json()["detail"]
+
+
+def test_a_search_counts_at_most_the_cap(api_client, user, settings, monkeypatch):
+    from sessions_app import pagination
+    from sessions_app.tests.factories import make_session
+
+    monkeypatch.setattr(pagination, "SEARCH_MAX_RESULTS", 3)
+    for _ in range(5):
+        make_session(owner=user, title="Sleep better")
+    searched = api_client.get("/api/sessions/", {"q": "sleep"}).json()
+    assert searched["count"] == 3
+    everything = api_client.get("/api/sessions/").json()
+    assert everything["count"] == 5
+
+
+@pytest.mark.parametrize(
+    ("q", "words"),
+    [("a to sleep", ["sleep"]), ("수면 잠 깊은", ["수면", "깊은"]), ("go 10k run", ["10k", "run"])],
+)
+def test_short_words_are_not_searched(q, words):
+    from sessions_app.selectors import search_words
+
+    assert search_words(q) == words

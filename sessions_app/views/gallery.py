@@ -1,13 +1,8 @@
 from django.views.generic import ListView
 
 from coach.models import Coach
-from sessions_app.pagination import DeferredJoinPaginator
-from sessions_app.selectors import session_list_public
-
-# Longer searches are cut: the selector uses at most eight words anyway.
-MAX_QUERY_LENGTH = 200
-# A search counts its matches up to this many, and serves the pages within.
-SEARCH_MAX_RESULTS = 1000
+from sessions_app.pagination import SEARCH_MAX_RESULTS, DeferredJoinPaginator
+from sessions_app.selectors import MAX_QUERY_LENGTH, session_list_public
 
 
 class GalleryView(ListView):
@@ -45,7 +40,7 @@ class GalleryView(ListView):
         )
 
     def get_context_data(self, **kwargs):
-        coaches = list(Coach.objects.only("slug", "name").order_by("position", "name"))
+        coaches = list(Coach.objects.only("slug", "name", "name_ko").order_by("position", "name"))
         current = next((c for c in coaches if c.slug == self.coach_slug), None)
         return super().get_context_data(
             q=self.q,
