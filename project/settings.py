@@ -338,7 +338,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "project.api.exception_handler",
+    # Requests per client address (anonymous) and per member, in the shared cache; past
+    # them a 429 with Retry-After. The model's own limits are the daily ones.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "project.throttling.AnonApiThrottle",
+        "project.throttling.UserApiThrottle",
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+API_THROTTLE_RATES = {
+    "anon": os.environ.get("STEPWISE_API_ANON_RATE", "120/min"),
+    "user": os.environ.get("STEPWISE_API_USER_RATE", "600/min"),
 }
 
 SPECTACULAR_SETTINGS = {
