@@ -38,7 +38,7 @@ class SupportsRender(Protocol):
     @property
     def kind(self) -> str: ...
 
-    def render(self, labels: Mapping[str, str] | None = None) -> str: ...
+    def render(self, labels: Mapping[str, str] | None = None, language: str = "en") -> str: ...
 
 
 def estimate_tokens(text: str) -> int:
@@ -71,17 +71,19 @@ def estimate_message_tokens(messages: Sequence[ChatMessage]) -> int:
 
 
 def render_prompts(
-    prompts: Sequence[SupportsRender], labels: Mapping[str, str] | None = None
+    prompts: Sequence[SupportsRender],
+    labels: Mapping[str, str] | None = None,
+    language: str = "en",
 ) -> str:
-    """The wizard answers as one user turn: current state, goal, then anything else.
-    `labels` words the preset answers in the session's language."""
+    """The wizard answers as one user turn: current state, goal, then anything else,
+    headed and with the preset answers worded (`labels`) in the session's `language`."""
 
     def position(prompt: SupportsRender) -> int:
         kind = str(prompt.kind)
         return PROMPT_KIND_ORDER.index(kind) if kind in PROMPT_KIND_ORDER else 99
 
     # Sections joined by one newline, like the starter coaches' example turns.
-    return "\n".join(prompt.render(labels) for prompt in sorted(prompts, key=position))
+    return "\n".join(prompt.render(labels, language) for prompt in sorted(prompts, key=position))
 
 
 HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
@@ -150,6 +152,7 @@ def build_messages(
     context_tokens: int | None = None,
     labels: Mapping[str, str] | None = None,
     language: str | None = None,
+    prompt_language: str = "en",
 ) -> list[ChatMessage]:
     """The messages for one model request.
 
@@ -161,8 +164,9 @@ def build_messages(
     always stays. What is kept after a cut starts with a coach turn (so user and
     coach keep alternating), unless only the newest message fits.
 
-    `labels` words the preset answers; `language` (see `reply_language`), when given,
-    adds to the system prompt which language to answer in.
+    `labels` words the preset answers and `prompt_language` heads them (the session's
+    language); `language` (see `reply_language`), when given, adds to the system prompt
+    which language to answer in.
     """
     if context_tokens is None:
         context_tokens = settings.COACH_LLM_CONTEXT_TOKENS
@@ -174,7 +178,7 @@ def build_messages(
         if role not in ("user", "assistant"):
             raise ValueError(f"Example turns are user or assistant turns, not {role!r}.")
         fixed.append(cast(ChatMessage, {"role": role, "content": turn["content"]}))
-    fixed.append({"role": "user", "content": render_prompts(prompts, labels)})
+    fixed.append({"role": "user", "content": render_prompts(prompts, labels, prompt_language)})
 
     budget = context_tokens - settings.COACH_LLM_MAX_TOKENS - estimate_message_tokens(fixed)
     kept = _fit_history(list(history), budget)

@@ -174,26 +174,31 @@ class Prompt(models.Model):
         """`summary()` on one line, white space collapsed (titles, cards, descriptions)."""
         return " ".join(self.summary().split())
 
-    def render(self, labels: Mapping[str, str] | None = None) -> str:
+    def render(self, labels: Mapping[str, str] | None = None, language: str = "en") -> str:
         """The answer as a section of the text sent to the model. `labels` words the preset
-        answers in the session's language (the stored tags are the stable values)."""
-        lines = [f"## {self.model_heading}"]
+        answers in the session's language (the stored tags are the stable values), and
+        the heading is in that language too: an English heading over Korean answers
+        pulls small models into English."""
+        korean = language == "ko"
+        heading = self.model_heading_ko if korean else self.model_heading
+        lines = [f"## {heading}"]
         if self.tags:
             lines.append(", ".join((labels or {}).get(tag, tag) for tag in self.tags))
         if self.text and self.text.strip():
             lines.append(self.text.strip())
         if len(lines) == 1:
-            lines.append("(nothing given)")
+            lines.append("(없음)" if korean else "(nothing given)")
         return "\n".join(lines)
 
-    # Headings sent to the model stay English: the model's instructions are English,
-    # and the user's own words carry their language.
+    # Headings sent to the model (not user-facing strings: fixed per language).
     model_heading = "Answer"
+    model_heading_ko = "답변"
 
 
 class CurrentState(Prompt):
     KIND = PromptKind.CURRENT_STATE
     model_heading = "Where I am now"
+    model_heading_ko = "지금 나의 상태"
     objects = KindManager(PromptKind.CURRENT_STATE)
 
     class Meta:
@@ -209,6 +214,7 @@ class Goal(Prompt):
     KIND = PromptKind.GOAL
     MAX_TAGS = 1
     model_heading = "What I want"
+    model_heading_ko = "내가 원하는 것"
     objects = KindManager(PromptKind.GOAL)
 
     class Meta:
@@ -230,6 +236,7 @@ class Goal(Prompt):
 class Misc(Prompt):
     KIND = PromptKind.MISC
     model_heading = "Anything else (time, constraints, preferences)"
+    model_heading_ko = "그 밖에 (시간, 제약, 선호)"
     objects = KindManager(PromptKind.MISC)
 
     class Meta:

@@ -141,6 +141,7 @@ def session_chat_messages(
         prompts=prompts,
         history=history,
         labels=session.coach.option_labels(session.language),
+        prompt_language=session.language,
         language=reply_language(texts=own_words, fallback=session.language),
     )
 
@@ -365,6 +366,7 @@ def _ensure_prompts_fit(*, coach: Coach, prompts: list[Prompt], language: str) -
         history=[],
         labels=coach.option_labels(language),
         language=language,
+        prompt_language=language,
     )
     if _tokens_over(chat) > 0:
         raise ValidationError(
@@ -381,6 +383,7 @@ def _ensure_fits(*, session: CoachingSession, content: str) -> None:
         prompts=[p.as_typed() for p in Prompt.objects.filter(session=session)],
         history=[{"role": "user", "content": content}],
         labels=session.coach.option_labels(session.language),
+        prompt_language=session.language,
         language=session.language,
     )
     over = _tokens_over(chat)

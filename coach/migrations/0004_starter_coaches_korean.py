@@ -19,7 +19,7 @@ KOREAN = {
         "few_shot_ko": [
             {
                 "role": "user",
-                "content": "## Where I am now\n불안해요\n## What I want\n깊은 휴식\n## Anything else (time, constraints, preferences)\n자기 전 10분",
+                "content": "## 지금 나의 상태\n불안해요\n## 내가 원하는 것\n깊은 휴식\n## 그 밖에 (시간, 제약, 선호)\n자기 전 10분",
             },
             {
                 "role": "assistant",

@@ -32,7 +32,7 @@ class StubPrompt:
     kind: str
     text: str
 
-    def render(self, labels=None) -> str:
+    def render(self, labels=None, language="en") -> str:
         return f"## {self.kind}\n{self.text}"
 
 
@@ -357,7 +357,7 @@ def test_preset_answers_are_worded_with_the_labels_given():
     class Answer:
         kind = "current_state"
 
-        def render(self, labels=None):
+        def render(self, labels=None, language="en"):
             return ", ".join((labels or {}).get(t, t) for t in ["anxious", "mine"])
 
     messages = build_messages(

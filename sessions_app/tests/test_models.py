@@ -33,6 +33,9 @@ def test_render_for_the_model():
     prompt = CurrentState(tags=["anxious", "tired"], text="  Long week.  ")
     assert prompt.render() == "## Where I am now\nanxious, tired\nLong week."
     assert Misc(text="").render().endswith("(nothing given)")
+    korean = prompt.render({"anxious": "불안해요"}, language="ko")
+    assert korean == "## 지금 나의 상태\n불안해요, tired\nLong week."
+    assert Misc(text="").render(language="ko") == "## 그 밖에 (시간, 제약, 선호)\n(없음)"
     assert Goal(tags=["focus"]).summary() == "focus"
 
 

@@ -319,7 +319,7 @@ def test_a_korean_session_snapshots_the_korean_prompt_and_words_presets_in_korea
     assert session.title == "깊은 휴식"
     (asked,) = fake_llm.calls
     assert "Answer in Korean" in asked[0]["content"]  # the language the person writes in
-    assert "불안해요, 피곤해요" in asked[-1]["content"]
+    assert "## 지금 나의 상태\n불안해요, 피곤해요" in asked[-1]["content"]
     # The tags stored are the stable values, the same in every language.
     assert session.prompts.get(kind=PromptKind.CURRENT_STATE).tags == ["anxious", "tired"]
 
