@@ -40,10 +40,19 @@ def markdown_excerpt(value, length: int = 160) -> str:
 
 @register.filter
 def goal_line(session) -> str:
-    """The goal of a session from `session_list_public` on one line: chosen option; own words."""
+    """The goal of a session from `session_list_public` on one line: chosen option (in the
+    reader's language); own words."""
     tags = getattr(session, "goal_tags", None) or []
     tags = [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
+    labels = session.coach.option_labels()
+    tags = [labels.get(tag, tag) for tag in tags]
     return Goal(tags=tags, text=getattr(session, "goal_text", None) or "").summary_line()
+
+
+@register.filter
+def option_label(value: str, coach) -> str:
+    """`{{ tag|option_label:coach }}`: a preset answer's stable value in the reader's words."""
+    return coach.option_label(value)
 
 
 @register.simple_tag(takes_context=True)

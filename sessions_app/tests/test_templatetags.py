@@ -124,3 +124,17 @@ def test_dates_and_times_have_one_format_per_language(our_formats, language, dat
     with translation.override(language):
         rendered = Template(source).render(Context({"t": MOMENT}))
     assert rendered.split("|") == [date, date, date_time, date_time]
+
+
+@pytest.mark.django_db
+def test_preset_answers_are_shown_in_the_readers_language(user):
+    from django.test import Client
+
+    from sessions_app.tests.factories import make_session
+
+    session = make_session(owner=user)
+    korean = Client().get(f"/sessions/{session.pk}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    english = Client().get(f"/sessions/{session.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<li>불안해요</li>" in korean and "<li>anxious</li>" in english
+    gallery = Client().get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "깊은 휴식" in gallery
