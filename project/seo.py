@@ -15,6 +15,8 @@ from sessions_app.sitemaps import SITEMAPS
 # Where the admin is when nobody moved it (DJANGO_ADMIN_URL): robots.txt is public, so a
 # moved admin is not named there (its pages carry Django's own noindex meta).
 DEFAULT_ADMIN_PATH = "admin/"
+# Stands for a session's id in a per-session path, to be replaced by robots.txt's `*`.
+_ANY_PK = 987654321
 
 
 def section_root(name: str) -> str:
@@ -24,9 +26,19 @@ def section_root(name: str) -> str:
     return f"{prefix}{first}/"
 
 
+def per_session(name: str) -> str | None:
+    """A per-session URL as a robots.txt pattern (`/sessions/*/report/`), or None when
+    there is no such URL."""
+    try:
+        return reverse(name, kwargs={"pk": _ANY_PK}).replace(str(_ANY_PK), "*")
+    except NoReverseMatch:
+        return None
+
+
 def disallowed_paths() -> list[str]:
     """Paths crawlers are asked to keep out of: pages for a member or a form, not for
-    reading. Built from the URL names, so that a moved URL stays covered."""
+    reading, and a session's Markdown export (the page itself is what to index). Built
+    from the URL names, so that a moved URL stays covered."""
     paths = [
         reverse("sessions:new"),
         reverse("sessions:mine"),
@@ -34,6 +46,8 @@ def disallowed_paths() -> list[str]:
         section_root("api-schema"),
         reverse("set_language"),
     ]
+    # `*` in a path is RFC 9309's wildcard, which the big crawlers follow.
+    paths += filter(None, (per_session("sessions:report"), per_session("sessions:export")))
     try:
         admin = reverse("admin:index")
     except NoReverseMatch:  # no admin in this urlconf

@@ -7,6 +7,7 @@ from xml.etree import ElementTree
 import pytest
 from django.core.exceptions import FieldDoesNotExist
 from django.test import modify_settings
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from sessions_app.models import CoachingSession
@@ -70,14 +71,22 @@ def test_robots_keeps_crawlers_out_of_forms_accounts_admin_and_api(client):
     lines = robots_lines(client)
     assert "User-agent: *" in lines
     disallowed = {line.removeprefix("Disallow: ") for line in lines if line.startswith("Disallow")}
-    assert disallowed == {
+    assert disallowed - {"/sessions/*/report/"} == {
         "/sessions/new/",
         "/sessions/mine/",
         "/accounts/",
         "/admin/",
         "/api/",
         "/i18n/setlang/",
+        "/sessions/*/export.md",
     }
+    # A session's report form (linked from every session page), once moderation has one.
+    try:
+        reverse("sessions:report", args=[1])
+    except NoReverseMatch:
+        assert "/sessions/*/report/" not in disallowed
+    else:
+        assert "/sessions/*/report/" in disallowed
     # The gallery and the session pages stay open: nothing disallows "/" or /sessions/<id>/.
     assert "/" not in disallowed and "/sessions/" not in disallowed
 
