@@ -76,7 +76,7 @@ sitemap_index = require_safe(sitemap_views.index)
 sitemap_section = require_safe(sitemap_views.sitemap)
 
 # One path per section, its name the same: the index reverses "sitemap-section" with the
-# section, which each path carries as a default argument; reversing it bare gives the first.
+# section, which each path carries as a default argument (reversed bare, it gives one of them).
 urlpatterns = [
     path("robots.txt", RobotsTxtView.as_view(), name="robots"),
     path(
