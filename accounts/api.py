@@ -2,18 +2,31 @@ from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import (
+    MeSerializer,
     SignupResponseSerializer,
     SignupSerializer,
     TokenRequestSerializer,
     TokenResponseSerializer,
 )
-from accounts.services import user_create, user_token_delete, user_token_get_or_create
-from accounts.throttling import auth_ratelimit
+from accounts.services import (
+    user_create,
+    user_public_name_set,
+    user_token_delete,
+    user_token_get_or_create,
+)
+from accounts.throttling import (
+    LOGIN_GROUP,
+    SignupCapReached,
+    auth_ratelimit,
+    signup_daily_check,
+    signup_daily_count,
+)
 
 
 @auth_ratelimit("accounts.signup")
@@ -23,15 +36,26 @@ class SignupAPIView(APIView):
 
     @extend_schema(request=SignupSerializer, responses={201: SignupResponseSerializer})
     def post(self, request):
+        try:
+            signup_daily_check(request)
+        except SignupCapReached as exc:
+            raise Throttled(wait=exc.retry_after, detail=str(exc)) from exc
         serializer = SignupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        # A username taken by a concurrent sign-up comes back as a ValidationError: 400.
         user = user_create(**serializer.validated_data)
+        signup_daily_count(request)
         token = user_token_get_or_create(user=user)
-        body = {"id": user.id, "username": user.username, "token": token.key}
+        body = {
+            "id": user.id,
+            "username": user.username,
+            "public_name": user.public_name,
+            "token": token.key,
+        }
         return Response(SignupResponseSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
-@auth_ratelimit("accounts.login")
+@auth_ratelimit(LOGIN_GROUP)
 class TokenAPIView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -57,3 +81,23 @@ class LogoutAPIView(APIView):
     def post(self, request):
         user_token_delete(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeAPIView(APIView):
+    """The logged-in member's account: read it, or change the public name."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: MeSerializer})
+    def get(self, request):
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(request=MeSerializer, responses={200: MeSerializer})
+    def patch(self, request):
+        serializer = MeSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if "display_name" in serializer.validated_data:
+            user_public_name_set(
+                user=request.user, display_name=serializer.validated_data["display_name"]
+            )
+        return Response(MeSerializer(request.user).data)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("signup/", api.SignupAPIView.as_view(), name="signup"),
     path("token/", api.TokenAPIView.as_view(), name="token"),
     path("logout/", api.LogoutAPIView.as_view(), name="logout"),
+    path("me/", api.MeAPIView.as_view(), name="me"),
 ]

@@ -8,4 +8,10 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        from django.contrib import admin
+
         from accounts import checks  # noqa: F401  (registers system checks)
+        from accounts.throttling import throttle_admin_login
+
+        # The admin's login is a password form like ours: throttle it the same way.
+        throttle_admin_login(admin.site)

@@ -1,16 +1,26 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.urls import reverse
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
+from django.shortcuts import render
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
-from accounts.forms import SignupForm
-from accounts.services import user_create
-from accounts.throttling import auth_ratelimit
+from accounts.forms import PublicNameForm, SignupForm
+from accounts.services import user_create, user_public_name_set
+from accounts.throttling import (
+    LOGIN_GROUP,
+    SignupCapReached,
+    auth_ratelimit,
+    signup_daily_check,
+    signup_daily_count,
+)
 
 
 def safe_next_url(request, fallback: str = settings.LOGIN_REDIRECT_URL) -> str:
@@ -44,7 +54,7 @@ def signup_reason(next_url: str) -> str:
     return _("Create an account to continue.")
 
 
-@auth_ratelimit("accounts.login")
+@auth_ratelimit(LOGIN_GROUP)
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
@@ -65,12 +75,29 @@ class SignupView(FormView):
     template_name = "accounts/signup.html"
     form_class = SignupForm
 
+    def post(self, request, *args, **kwargs):
+        try:
+            signup_daily_check(request)
+        except SignupCapReached as exc:
+            response = render(request, "429.html", {"message": str(exc)}, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
-        user = user_create(
-            username=form.cleaned_data["username"],
-            password=form.cleaned_data["password1"],
-            email=form.cleaned_data.get("email") or "",
-        )
+        try:
+            user = user_create(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                email=form.cleaned_data.get("email") or "",
+                display_name=form.cleaned_data.get("display_name") or "",
+            )
+        except ValidationError as exc:
+            # Taken by a concurrent sign-up since the form's check: the same field error.
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+            return self.form_invalid(form)
+        signup_daily_count(self.request)
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         self.success_url = safe_next_url(self.request)
         return super().form_valid(form)
@@ -80,3 +107,27 @@ class SignupView(FormView):
         context["next"] = safe_next_url(self.request, fallback="")
         context["reason"] = signup_reason(context["next"])
         return context
+
+
+class AccountView(LoginRequiredMixin, FormView):
+    """The member's own account: the public name, and the way to their sessions."""
+
+    template_name = "accounts/account.html"
+    form_class = PublicNameForm
+    success_url = reverse_lazy("accounts:account")
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        return kwargs
+
+    def get_initial(self):
+        return {"display_name": self.request.user.display_name}
+
+    def form_valid(self, form):
+        user_public_name_set(user=self.request.user, display_name=form.cleaned_data["display_name"])
+        messages.success(
+            self.request,
+            _("Your public name is now “%(name)s”.") % {"name": self.request.user.public_name},
+        )
+        return super().form_valid(form)

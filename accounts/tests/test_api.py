@@ -15,8 +15,10 @@ def test_signup_api_returns_token(api_client, django_user_model):
     assert response.json() == {
         "id": user.id,
         "username": "ana",
+        "public_name": user.public_name,
         "token": Token.objects.get(user=user).key,
     }
+    assert "ana" not in user.public_name
 
 
 def test_signup_api_field_errors(api_client, user):
@@ -89,3 +91,147 @@ def test_signup_api_throttled(api_client, settings):
         "/api/auth/signup/", {"username": "a2", "password": PASSWORD}, format="json"
     )
     assert response.status_code == 429
+
+
+# --- Public names and case-insensitive usernames at sign-up ----------------------------------
+
+
+def test_signup_api_takes_a_public_name(api_client, django_user_model):
+    response = api_client.post(
+        "/api/auth/signup/",
+        {"username": "ana", "password": PASSWORD, "display_name": "Ana R."},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["public_name"] == "Ana R."
+    assert django_user_model.objects.get(username="ana").display_name == "Ana R."
+
+
+def test_signup_api_refuses_a_taken_public_name(api_client, make_user, django_user_model):
+    make_user("juno", display_name="Juno B.")
+    for taken in ["juno b.", "JUNO"]:  # a public name, a login name
+        response = api_client.post(
+            "/api/auth/signup/",
+            {"username": "ana", "password": PASSWORD, "display_name": taken},
+            format="json",
+        )
+        assert response.status_code == 400
+        assert "display_name" in response.json()
+    assert not django_user_model.objects.filter(username="ana").exists()
+
+
+@pytest.mark.parametrize("variant", ["Mina", "MINA"])
+def test_signup_api_case_variant_is_a_clean_400(api_client, user, variant):
+    response = api_client.post(
+        "/api/auth/signup/", {"username": variant, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"username": ["A user with that username already exists."]}
+
+
+def test_signup_api_race_is_a_clean_400(api_client, user, monkeypatch, django_user_model):
+    """Both sign-ups pass every check; the database's unique index refuses the second."""
+    from accounts import selectors
+
+    monkeypatch.setattr(selectors, "username_taken", lambda username: False)
+    monkeypatch.setattr(django_user_model, "full_clean", lambda self, **kwargs: None)
+    response = api_client.post(
+        "/api/auth/signup/", {"username": "MINA", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"username": ["A user with that username already exists."]}
+    assert django_user_model.objects.count() == 1
+
+
+# --- Sign-ups per address per day -------------------------------------------------------------
+
+
+def _signup(api_client, name, **extra):
+    return api_client.post(
+        "/api/auth/signup/", {"username": name, "password": PASSWORD}, format="json", **extra
+    )
+
+
+def test_signup_api_daily_cap_per_address(api_client, settings, django_user_model):
+    settings.SIGNUP_DAILY_LIMIT = 2
+    assert _signup(api_client, "a1").status_code == 201
+    assert _signup(api_client, "a2").status_code == 201
+    refused = _signup(api_client, "a3")
+    assert refused.status_code == 429
+    assert "Too many accounts" in refused.json()["detail"]
+    assert 0 < int(refused["Retry-After"]) <= 24 * 3600
+    assert not django_user_model.objects.filter(username="a3").exists()
+    # Another address has its own day.
+    assert _signup(api_client, "b1", REMOTE_ADDR="198.51.100.9").status_code == 201
+
+
+def test_signup_api_failed_attempts_do_not_use_the_day(api_client, settings):
+    settings.SIGNUP_DAILY_LIMIT = 1
+    weak = api_client.post(
+        "/api/auth/signup/", {"username": "a1", "password": "123"}, format="json"
+    )
+    assert weak.status_code == 400
+    assert _signup(api_client, "a1").status_code == 201
+
+
+def test_signup_api_daily_cap_counts_an_ipv6_slash_64(api_client, settings):
+    settings.SIGNUP_DAILY_LIMIT = 2
+    assert _signup(api_client, "v1", REMOTE_ADDR="2001:db8:1:2::1").status_code == 201
+    assert _signup(api_client, "v2", REMOTE_ADDR="2001:db8:1:2:ffff::9").status_code == 201
+    # Same /64, another address in it: refused.
+    assert _signup(api_client, "v3", REMOTE_ADDR="2001:db8:1:2:abcd::1").status_code == 429
+    # The next /64 is someone else.
+    assert _signup(api_client, "v4", REMOTE_ADDR="2001:db8:1:3::1").status_code == 201
+
+
+# --- The member's own account: GET/PATCH /api/auth/me/ ------------------------------------------
+
+ME = "/api/auth/me/"
+
+
+def test_me_refuses_anonymous(api_client):
+    assert api_client.get(ME).status_code == 401
+    assert api_client.patch(ME, {"display_name": "X"}, format="json").status_code == 401
+
+
+def test_me_shows_the_account_to_its_member(user_api, user):
+    response = user_api.get(ME)
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": user.pk,
+        "username": "mina",
+        "display_name": "",
+        "public_name": user.public_name,
+    }
+
+
+def test_me_patch_changes_the_public_name(user_api, user):
+    response = user_api.patch(ME, {"display_name": " Mina  K. "}, format="json")
+    assert response.status_code == 200
+    assert response.json()["public_name"] == "Mina K."
+    user.refresh_from_db()
+    assert user.display_name == "Mina K."
+
+
+@pytest.mark.parametrize("name", ["", "x" * 41, "juno b.", "Juno", "Member 0badc0de"])
+def test_me_patch_refuses_a_bad_or_taken_name(user_api, user, make_user, name):
+    make_user("juno", display_name="Juno B.")
+    response = user_api.patch(ME, {"display_name": name}, format="json")
+    assert response.status_code == 400
+    assert "display_name" in response.json()
+    user.refresh_from_db()
+    assert user.display_name == ""
+
+
+def test_me_patch_by_an_outsider_changes_only_the_outsider(outsider_api, user, outsider):
+    response = outsider_api.patch(ME, {"display_name": "Someone"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["id"] == outsider.pk
+    user.refresh_from_db()
+    assert user.display_name == ""
+    # And the outsider cannot take the member's login name as a public name.
+    assert outsider_api.patch(ME, {"display_name": "mina"}, format="json").status_code == 400
+
+
+def test_me_put_is_not_allowed(user_api):
+    assert user_api.put(ME, {"display_name": "X"}, format="json").status_code == 405

@@ -176,3 +176,170 @@ def test_signup_says_why_and_keeps_next(client):
     other = client.get("/accounts/signup/", {"next": "/sessions/mine/"}).text
     assert "Create an account to continue." in other
     assert "Create an account to" not in client.get("/accounts/signup/").text
+
+
+# --- Public names and case-insensitive usernames at sign-up ----------------------------------
+
+
+def _signup(client, username, **extra):
+    data = {"username": username, "password1": PASSWORD, "password2": PASSWORD}
+    data.update({k: v for k, v in extra.items() if not k.isupper()})
+    return client.post("/accounts/signup/", data, **{k: v for k, v in extra.items() if k.isupper()})
+
+
+def test_signup_page_offers_an_optional_public_name(client):
+    page = client.get("/accounts/signup/").text
+    assert 'name="display_name"' in page
+    assert "your login name never is" in page
+
+
+def test_signup_page_stores_the_public_name(client, django_user_model):
+    response = _signup(client, "newbie", display_name="New Bee")
+    assert response.status_code == 302
+    assert django_user_model.objects.get(username="newbie").public_name == "New Bee"
+
+
+def test_signup_page_refuses_a_taken_public_name(client, make_user, django_user_model):
+    make_user("juno", display_name="Juno B.")
+    response = _signup(client, "newbie", display_name="JUNO b.")
+    assert response.status_code == 200
+    assert response.context["form"].errors["display_name"]
+    assert not django_user_model.objects.filter(username="newbie").exists()
+
+
+def test_signup_page_case_variant_is_a_form_error(client, user, django_user_model):
+    response = _signup(client, "MINA")
+    assert response.status_code == 200
+    assert response.context["form"].errors["username"]
+    assert django_user_model.objects.count() == 1
+
+
+def test_signup_page_race_is_a_form_error(client, user, monkeypatch, django_user_model):
+    """The form's check passed, then another sign-up took the name: a form error, not a 500."""
+    from accounts import selectors
+    from accounts.forms import SignupForm
+
+    monkeypatch.setattr(SignupForm, "clean_username", lambda self: self.cleaned_data["username"])
+    monkeypatch.setattr(SignupForm, "_post_clean", lambda self: None)
+    monkeypatch.setattr(selectors, "username_taken", lambda username: False)
+    monkeypatch.setattr(django_user_model, "full_clean", lambda self, **kwargs: None)
+    response = _signup(client, "Mina")
+    assert response.status_code == 200
+    assert response.context["form"].errors["username"] == [
+        "A user with that username already exists."
+    ]
+    assert django_user_model.objects.count() == 1
+    assert "_auth_user_id" not in client.session
+
+
+def test_signup_page_daily_cap(client, settings, django_user_model):
+    settings.SIGNUP_DAILY_LIMIT = 1
+    assert _signup(client, "first").status_code == 302
+    client.post("/accounts/logout/")
+    response = _signup(client, "second")
+    assert response.status_code == 429
+    assert "Too many accounts were created from your network today" in response.text
+    assert int(response["Retry-After"]) > 0
+    assert not django_user_model.objects.filter(username="second").exists()
+    assert _signup(client, "third", REMOTE_ADDR="203.0.113.5").status_code == 302
+
+
+# --- The account page ---------------------------------------------------------------------------
+
+ACCOUNT = "/accounts/me/"
+
+
+def test_account_page_needs_login(client):
+    response = client.get(ACCOUNT)
+    assert response.status_code == 302
+    assert response["Location"] == f"{LOGIN}?next={ACCOUNT}"
+    assert client.post(ACCOUNT, {"display_name": "X"}).status_code == 302
+
+
+def test_account_page_shows_names_to_their_member(user_client, user):
+    page = user_client.get(ACCOUNT).text
+    assert user.public_name in page
+    assert "mina" in page  # the login name, to its own member only
+    assert 'href="/sessions/mine/"' in page
+
+
+def test_account_page_changes_the_public_name(user_client, user):
+    response = user_client.post(ACCOUNT, {"display_name": "Mina K."}, follow=True)
+    assert response.redirect_chain == [(ACCOUNT, 302)]
+    assert "Your public name is now “Mina K.”." in response.text
+    user.refresh_from_db()
+    assert user.display_name == "Mina K."
+
+
+@pytest.mark.parametrize("name", ["", "juno b.", "JUNO", "x" * 41])
+def test_account_page_refuses_a_bad_or_taken_name(user_client, user, make_user, name):
+    make_user("juno", display_name="Juno B.")
+    response = user_client.post(ACCOUNT, {"display_name": name})
+    assert response.status_code == 200
+    assert response.context["form"].errors["display_name"]
+    user.refresh_from_db()
+    assert user.display_name == ""
+
+
+def test_account_page_of_an_outsider_is_their_own(client, user, outsider):
+    client.force_login(outsider)
+    client.post(ACCOUNT, {"display_name": "Out Sider"})
+    user.refresh_from_db()
+    outsider.refresh_from_db()
+    assert user.display_name == ""
+    assert outsider.display_name == "Out Sider"
+    assert "mina" not in client.get(ACCOUNT).text
+
+
+def test_header_menu_links_to_the_account_page(user_client):
+    assert f'href="{ACCOUNT}"' in user_client.get("/").text
+
+
+# --- The admin's login --------------------------------------------------------------------------
+
+
+def test_admin_login_is_throttled(client, staff, settings):
+    settings.AUTH_RATE = "2/m"
+    url = reverse("admin:login")
+    for _ in range(2):
+        assert client.post(url, {"username": staff.username, "password": "x"}).status_code == 200
+    response = client.post(url, {"username": staff.username, "password": PASSWORD})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # GETs are not counted; another address has its own count.
+    assert client.get(url).status_code == 200
+    other = client.post(
+        url, {"username": staff.username, "password": PASSWORD}, REMOTE_ADDR="10.9.9.9"
+    )
+    assert other.status_code == 302
+
+
+def test_admin_and_site_login_share_one_count(client, user, settings):
+    settings.AUTH_RATE = "2/m"
+    client.post(LOGIN, {"username": user.username, "password": "x"})
+    client.post(reverse("admin:login"), {"username": user.username, "password": "x"})
+    assert client.post(LOGIN, {"username": user.username, "password": "x"}).status_code == 429
+
+
+@pytest.mark.urls("accounts.tests.urls_moved_admin")
+def test_admin_login_is_throttled_where_the_admin_moves(client, staff, settings):
+    settings.AUTH_RATE = "1/m"
+    url = reverse("admin:login")
+    assert url == "/backstage-7f3a/login/"
+    client.post(url, {"username": staff.username, "password": "x"})
+    assert client.post(url, {"username": staff.username, "password": PASSWORD}).status_code == 429
+
+
+def test_admin_renaming_to_a_case_variant_is_a_form_error(client, staff, make_user):
+    make_user("alice")
+    bob = make_user("bob")
+    client.force_login(staff)
+    url = reverse("admin:accounts_user_change", args=[bob.pk])
+    form = client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, list)}
+    data.update({"username": "Alice", "date_joined_0": "2026-01-01", "date_joined_1": "10:00:00"})
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "A user with that username already exists." in response.text
+    bob.refresh_from_db()
+    assert bob.username == "bob"
