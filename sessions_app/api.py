@@ -5,19 +5,22 @@ waits for the whole reply or streams it (docs/streaming.md)."""
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.http import client_ip
+from sessions_app.models import REPORT_NOTE_MAX_LENGTH, ReportReason
 from sessions_app.pagination import DeferredJoinPageNumberPagination
 from sessions_app.selectors import (
     MAX_QUERY_LENGTH,
     message_get_public,
     search_words,
     session_get,
+    session_get_for,
     session_get_public,
     session_list_public,
 )
@@ -41,7 +44,9 @@ from sessions_app.services import (
     retry_open,
     session_delete,
     session_open,
+    session_report,
 )
+from sessions_app.throttling import report_throttle
 
 MODEL_ERRORS = {
     code: OpenApiResponse(ModelErrorSerializer, description=text)
@@ -175,13 +180,23 @@ class SessionDetailAPIView(APIView):
 
     permission_classes = [IsAuthenticatedOrReadOnly]
 
-    @extend_schema(responses={200: SessionDetailSerializer, 404: OWNER_ERRORS[404]})
+    @extend_schema(
+        responses={
+            200: SessionDetailSerializer,
+            404: OpenApiResponse(
+                ErrorSerializer,
+                description="No such session, or staff hid it (only its owner and staff "
+                "may read a hidden session).",
+            ),
+        }
+    )
     def get(self, request, pk: int):
-        return Response(SessionDetailSerializer(session_get_public(pk=pk)).data)
+        session = session_get_public(pk=pk, viewer=request.user)
+        return Response(SessionDetailSerializer(session).data)
 
     @extend_schema(responses={204: None, 401: COUNTED_ERRORS[401], **OWNER_ERRORS})
     def delete(self, request, pk: int):
-        session_delete(session=session_get_public(pk=pk), user=request.user)
+        session_delete(session=session_get_public(pk=pk, viewer=request.user), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -248,7 +263,7 @@ class MessageDetailAPIView(APIView):
         }
     )
     def get(self, request, pk: int):
-        return Response(MessageSerializer(message_get_public(pk=pk)).data)
+        return Response(MessageSerializer(message_get_public(pk=pk, viewer=request.user)).data)
 
 
 def message_body(turn: Turn):
@@ -287,7 +302,8 @@ class MessageContinueAPIView(APIView):
         },
     )
     def post(self, request, pk: int):
-        turn = continue_open(message=message_get_public(pk=pk), user=request.user)
+        message = message_get_public(pk=pk, viewer=request.user)
+        turn = continue_open(message=message, user=request.user)
         return TurnOpened(turn, message_body(turn))
 
 
@@ -313,7 +329,8 @@ class MessageRegenerateAPIView(APIView):
         },
     )
     def post(self, request, pk: int):
-        turn = regenerate_open(message=message_get_public(pk=pk), user=request.user)
+        message = message_get_public(pk=pk, viewer=request.user)
+        turn = regenerate_open(message=message, user=request.user)
         return TurnOpened(turn, message_body(turn))
 
 
@@ -337,7 +354,8 @@ class MessageStopAPIView(APIView):
         },
     )
     def post(self, request, pk: int):
-        message = message_stop(message=message_get_public(pk=pk), user=request.user)
+        message = message_get_public(pk=pk, viewer=request.user)
+        message = message_stop(message=message, user=request.user)
         return StopRequested(message)
 
 
@@ -345,6 +363,57 @@ class StopRequested(Response):
     def __init__(self, message):
         super().__init__(status=status.HTTP_202_ACCEPTED)
         self.message = message
+
+
+class ReportCreateSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=ReportReason.choices)
+    note = serializers.CharField(
+        max_length=REPORT_NOTE_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
+
+
+class SessionReportAPIView(APIView):
+    """Ask staff to look at a session: anyone, logged in or not. A member reports a
+    session once; an address sends a few reports an hour and a day at most (429 past
+    that, with Retry-After)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=ReportCreateSerializer,
+        responses={
+            201: ErrorSerializer,
+            400: OpenApiResponse(
+                description="Invalid input (field errors), your own session, or a session "
+                "you have already reported (`detail`)."
+            ),
+            404: OpenApiResponse(ErrorSerializer, description="No such session."),
+            429: OpenApiResponse(
+                ErrorSerializer, description="Too many reports from your address."
+            ),
+        },
+        description="Report a session to staff: `reason` is one of spam, harmful, private, "
+        "other; `note` (at most 500 characters) is optional.",
+    )
+    def post(self, request, pk: int):
+        session = session_get_for(pk=pk, viewer=request.user)
+        serializer = ReportCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        wait = report_throttle(request)
+        if wait is not None:
+            raise Throttled(
+                wait=wait, detail=_("Too many reports from your address. Try again later.")
+            )
+        session_report(
+            session=session,
+            reporter=request.user,
+            address=client_ip(request),
+            **serializer.validated_data,
+        )
+        return Response(
+            {"detail": _("Thank you. Staff will look at this session.")},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class MessageStreamSchema(APIView):

@@ -152,7 +152,8 @@ message_stream.initkwargs = {}  # type: ignore[attr-defined]
 
 def _message_and_viewer(request: HttpRequest, pk: int) -> tuple[Message | None, int | None]:
     """The message (marked interrupted first if its writer died) and who reads it, by
-    session or token like the rest of the API: its owner gets the error's words."""
+    session or token like the rest of the API: its owner gets the error's words. A
+    message of a session staff hid is None (a 404) to all but its owner and staff."""
     try:
         message = streaming.message_refresh(message_id=pk)
     except Message.DoesNotExist:
@@ -165,6 +166,8 @@ def _message_and_viewer(request: HttpRequest, pk: int) -> tuple[Message | None, 
     except APIException:  # a wrong token reads as anyone would
         user = None
     viewer_id = user.pk if user is not None and user.is_authenticated else None
+    if not message.session.visible_to(user):
+        return None, None
     return message, viewer_id
 
 

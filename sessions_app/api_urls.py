@@ -9,6 +9,7 @@ urlpatterns = [
     path("sessions/<int:pk>/", api.SessionDetailAPIView.as_view(), name="session-detail"),
     path("sessions/<int:pk>/messages/", api_turns.message_create, name="message-create"),
     path("sessions/<int:pk>/retry/", api_turns.session_retry, name="retry"),
+    path("sessions/<int:pk>/report/", api.SessionReportAPIView.as_view(), name="session-report"),
     path("messages/<int:pk>/", api.MessageDetailAPIView.as_view(), name="message-detail"),
     path("messages/<int:pk>/stream/", api_turns.message_stream, name="message-stream"),
     path("messages/<int:pk>/continue/", api_turns.message_continue, name="message-continue"),

@@ -35,6 +35,18 @@ class CoachingSession(models.Model):
     few_shot = models.JSONField(_("example turns (snapshot)"), default=list, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Moderation: staff hid the session from the gallery, the public API and everyone
+    # but its owner and staff (sessions_app.services.session_hide), and said why.
+    hidden_at = models.DateTimeField(_("hidden"), null=True, blank=True)
+    hidden_reason = models.TextField(_("why it was hidden"), blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("hidden by"),
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -42,6 +54,12 @@ class CoachingSession(models.Model):
         verbose_name_plural = _("coaching sessions")
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="session_newest_idx"),
+            # The gallery's pages walk this one: public sessions only, newest first.
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=models.Q(hidden_at__isnull=True),
+                name="session_public_newest_idx",
+            ),
             models.Index(fields=["coach", "-created_at", "-id"], name="session_coach_newest_idx"),
             models.Index(fields=["owner", "-created_at", "-id"], name="session_owner_newest_idx"),
         ]
@@ -51,6 +69,75 @@ class CoachingSession(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("sessions:detail", args=[self.pk])
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+    def visible_to(self, viewer) -> bool:
+        """Whether `viewer` (a user, anonymous, or None) may read this session: anyone
+        unless it is hidden, then its owner and staff only."""
+        if self.hidden_at is None:
+            return True
+        if viewer is None or not viewer.is_authenticated:
+            return False
+        return viewer.pk == self.owner_id or viewer.is_staff
+
+
+class ReportReason(models.TextChoices):
+    SPAM = "spam", _("Spam or advertising")
+    HARMFUL = "harmful", _("Harmful or hateful")
+    PRIVATE = "private", _("Private information")
+    OTHER = "other", _("Something else")
+
+
+REPORT_NOTE_MAX_LENGTH = 500
+
+
+class SessionReport(models.Model):
+    """Someone (a member or a visitor) asked staff to look at a public session.
+
+    A visitor's address is kept only as a keyed hash (`address_hash`), enough to see that
+    many reports came from one place, never the address itself."""
+
+    session = models.ForeignKey(
+        CoachingSession,
+        on_delete=models.CASCADE,
+        related_name="reports",
+        verbose_name=_("session"),
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="session_reports",
+        verbose_name=_("reported by"),
+    )
+    address_hash = models.CharField(_("address (hashed)"), max_length=64, blank=True)
+    reason = models.CharField(_("reason"), max_length=20, choices=ReportReason.choices)
+    note = models.TextField(_("note"), blank=True, max_length=REPORT_NOTE_MAX_LENGTH)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    resolved = models.BooleanField(_("resolved"), default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+        indexes = [
+            models.Index(fields=["session", "resolved"], name="report_session_idx"),
+        ]
+        constraints = [
+            # One report per member per session (visitors are rate-limited instead).
+            models.UniqueConstraint(
+                fields=["session", "reporter"],
+                condition=models.Q(reporter__isnull=False),
+                name="report_one_per_member",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()}: {self.session}"
 
 
 class PromptKind(models.TextChoices):

@@ -24,7 +24,17 @@ GOAL_EXCERPT_LENGTH = 300
 def session_list_public(
     *, coach_slug: str | None = None, q: str | None = None
 ) -> QuerySet[CoachingSession]:
-    """Every session, newest first, for the gallery and GET /api/sessions/.
+    """Every session staff have not hidden, newest first, for the gallery and
+    GET /api/sessions/ (`session_list` has the details; a partial index serves the
+    pages of public sessions)."""
+    return session_list(coach_slug=coach_slug, q=q).filter(hidden_at__isnull=True)
+
+
+def session_list(
+    *, coach_slug: str | None = None, q: str | None = None
+) -> QuerySet[CoachingSession]:
+    """Every session, hidden ones too, newest first: the public list's rows and its
+    owners' own lists.
 
     `coach_slug` keeps one coach's sessions; `q` keeps sessions whose title or typed
     prompts contain every word of it (`search_words`).
@@ -94,8 +104,12 @@ def search_words(q: str | None) -> list[str]:
     return words[:SEARCH_MAX_WORDS]
 
 
-def session_get_public(*, pk: int) -> CoachingSession:
-    """One session with its prompts and messages, for anyone to read. Raises Http404."""
+def session_get_public(*, pk: int, viewer=None) -> CoachingSession:
+    """One session with its prompts and messages, for `viewer` to read. Raises Http404.
+
+    Anyone may read a session, unless staff hid it: then only its owner and staff may,
+    and it is a 404 to everyone else. Without a `viewer` (an anonymous reader) a hidden
+    session is always a 404."""
     session = (
         CoachingSession.objects.select_related("coach", "owner")
         .prefetch_related(
@@ -105,7 +119,7 @@ def session_get_public(*, pk: int) -> CoachingSession:
         .filter(pk=pk)
         .first()
     )
-    if session is None:
+    if session is None or not session.visible_to(viewer):
         raise Http404(_("No such session."))
     session.conversation = conversation_in(list(session.messages.all()))
     return session
@@ -148,8 +162,18 @@ def session_get(*, pk: int) -> CoachingSession:
     return session
 
 
+def session_get_for(*, pk: int, viewer) -> CoachingSession:
+    """One session without its conversation, if `viewer` may read it (a hidden session
+    only its owner and staff). Raises Http404."""
+    session = session_get(pk=pk)
+    if not session.visible_to(viewer):
+        raise Http404(_("No such session."))
+    return session
+
+
 def session_list_owned(*, user) -> QuerySet[CoachingSession]:
-    return session_list_public().filter(owner=user)
+    """The user's own sessions, the hidden ones too (their pages tell them why)."""
+    return session_list().filter(owner=user)
 
 
 # Why a turn may be asked again (PendingTurn.reason).
@@ -185,9 +209,10 @@ def session_pending_turn(*, session: CoachingSession) -> PendingTurn | None:
     return pending_turn_in(session_conversation(session=session))
 
 
-def message_get_public(*, pk: int) -> Message:
-    """One message with its session, for anyone to read. Raises Http404."""
+def message_get_public(*, pk: int, viewer=None) -> Message:
+    """One message with its session, for `viewer` to read (as `session_get_public`: a
+    hidden session's messages are a 404 to all but its owner and staff). Raises Http404."""
     message = Message.objects.select_related("session", "session__owner").filter(pk=pk).first()
-    if message is None:
+    if message is None or not message.session.visible_to(viewer):
         raise Http404(_("No such message."))
     return message

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
@@ -48,12 +49,15 @@ from sessions_app.models import (
     FINISH_LENGTH,
     MESSAGE_MAX_LENGTH,
     PROMPT_CLASSES,
+    REPORT_NOTE_MAX_LENGTH,
     CoachingSession,
     Message,
     MessageRole,
     MessageStatus,
     Prompt,
     PromptKind,
+    ReportReason,
+    SessionReport,
 )
 from sessions_app.selectors import session_conversation, session_pending_turn
 
@@ -678,3 +682,93 @@ def session_delete(*, session: CoachingSession, user: User) -> None:
 def session_ensure_owner(*, session: CoachingSession, user: User) -> None:
     if not user.is_authenticated or session.owner_id != user.pk:
         raise PermissionDenied(_("Only the owner of this session can do that."))
+
+
+# --- Moderation ---------------------------------------------------------------
+
+
+def report_address_hash(address: str) -> str:
+    """A keyed hash of a client address (SECRET_KEY): the same address gives the same
+    hash, so staff can see many reports come from one place, but never the address."""
+    return salted_hmac(
+        "sessions_app.SessionReport.address", address, algorithm="sha256"
+    ).hexdigest()
+
+
+def session_report(
+    *,
+    session: CoachingSession,
+    reporter: User | None,
+    address: str,
+    reason: str,
+    note: str = "",
+) -> SessionReport:
+    """Someone asks staff to look at `session`: a member (`reporter`) or a visitor (None),
+    from the client `address`, which is stored only as `report_address_hash`.
+
+    Raises ValidationError for a reason not in ReportReason, a note over
+    REPORT_NOTE_MAX_LENGTH characters, the owner reporting their own session (they can
+    delete it), or a member's second report of the same session. The caller limits how
+    many reports one address may send (sessions_app.throttling)."""
+    note = (note or "").strip()
+    errors: dict[str, list] = {}
+    if reason not in ReportReason.values:
+        errors["reason"] = [_("Choose a reason from the list.")]
+    if len(note) > REPORT_NOTE_MAX_LENGTH:
+        errors["note"] = [
+            _("Write at most %(max)d characters (you wrote %(n)d).")
+            % {"max": REPORT_NOTE_MAX_LENGTH, "n": len(note)}
+        ]
+    if errors:
+        raise ValidationError(errors)
+    if reporter is not None and not reporter.is_authenticated:
+        reporter = None
+    if reporter is not None and reporter.pk == session.owner_id:
+        raise ValidationError(_("This is your own session: you can delete it instead."))
+    try:
+        with transaction.atomic():
+            return SessionReport.objects.create(
+                session=session,
+                reporter=reporter,
+                address_hash=report_address_hash(address),
+                reason=reason,
+                note=note,
+            )
+    except IntegrityError:  # report_one_per_member
+        raise ValidationError(
+            _("You have already reported this session. Staff will look at it.")
+        ) from None
+
+
+def _ensure_staff(user: User) -> None:
+    if not (user.is_authenticated and user.is_staff):
+        raise PermissionDenied(_("Only staff can hide a session."))
+
+
+def session_hide(*, session: CoachingSession, by: User, reason: str) -> CoachingSession:
+    """Staff hide `session` from the gallery, the public API and everyone but its owner
+    and staff, saying why (its owner reads the reason on the session's page). Its open
+    reports are resolved. Hiding a hidden session again changes the reason."""
+    _ensure_staff(by)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            {"hidden_reason": [_("Say why the session is hidden: its owner will read it.")]}
+        )
+    session.hidden_at = session.hidden_at or timezone.now()
+    session.hidden_reason = reason
+    session.hidden_by = by
+    with transaction.atomic():
+        session.save(update_fields=["hidden_at", "hidden_reason", "hidden_by"])
+        SessionReport.objects.filter(session=session, resolved=False).update(resolved=True)
+    return session
+
+
+def session_unhide(*, session: CoachingSession, by: User) -> CoachingSession:
+    """Staff show a hidden session again, to everyone."""
+    _ensure_staff(by)
+    session.hidden_at = None
+    session.hidden_reason = ""
+    session.hidden_by = None
+    session.save(update_fields=["hidden_at", "hidden_reason", "hidden_by"])
+    return session

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sessions_app.views import gallery, session, wizard
+from sessions_app.views import gallery, report, session, wizard
 from sessions_app.views.export import SessionExportView
 
 app_name = "sessions"
@@ -28,4 +28,5 @@ urlpatterns = [
     ),
     path("sessions/<int:pk>/retry/", session.SessionRetryView.as_view(), name="retry"),
     path("sessions/<int:pk>/delete/", session.SessionDeleteView.as_view(), name="delete"),
+    path("sessions/<int:pk>/report/", report.SessionReportView.as_view(), name="report"),
 ]

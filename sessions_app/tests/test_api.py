@@ -173,6 +173,23 @@ def test_list_is_public_paginated_and_filtered(api_client, user, outsider):
     assert api_client.get("/api/sessions/?page=99").status_code == 404
 
 
+def test_list_and_detail_leave_out_hidden_sessions(api_client, user, outsider, staff):
+    from sessions_app.services import session_hide
+
+    hidden = make_session(owner=user, title="Deep rest")
+    public = make_session(owner=outsider, title="Quiet mind")
+    session_hide(session=hidden, by=staff, reason="Spam.")
+    data = api_client.get("/api/sessions/").json()
+    assert data["count"] == 1
+    assert [r["id"] for r in data["results"]] == [public.pk]
+    assert api_client.get("/api/sessions/?q=rest").json()["count"] == 0
+    assert api_client.get(f"/api/sessions/{hidden.pk}/").status_code == 404
+    api_client.force_authenticate(outsider)
+    assert api_client.get(f"/api/sessions/{hidden.pk}/").status_code == 404
+    api_client.force_authenticate(user)
+    assert api_client.get(f"/api/sessions/{hidden.pk}/").json()["id"] == hidden.pk
+
+
 def test_detail_is_public(api_client, user):
     session = make_session(owner=user)
     response = api_client.get(f"/api/sessions/{session.pk}/")

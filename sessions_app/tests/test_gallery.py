@@ -308,3 +308,23 @@ def test_visitors_get_no_account_menu(client):
     page = client.get(GALLERY).text
     assert "account-menu" not in page
     assert "My sessions" not in page
+
+
+@pytest.mark.django_db
+def test_hidden_sessions_leave_the_gallery_in_the_same_queries(client, user, staff):
+    from sessions_app.services import session_hide
+
+    sessions = build_many(owner=user, count=25, turns=1)
+    before = count_queries(client, GALLERY)
+    before_page_2 = count_queries(client, GALLERY, page=2)
+    for session in sessions[-3:]:
+        session_hide(session=session, by=staff, reason="Spam.")
+    assert count_queries(client, GALLERY) == before
+    assert count_queries(client, GALLERY, page=2) == before_page_2
+    page = client.get(GALLERY)
+    assert "22 sessions" in page.text
+    assert card_titles(page)[0] == "Session number 21"
+    searched = client.get(GALLERY, {"q": "number"})
+    assert "Session number 24" not in searched.text
+    assert "22 sessions match" in searched.text
+    assert session_list_public().first().pk == sessions[-4].pk

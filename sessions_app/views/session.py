@@ -61,14 +61,15 @@ def session_page_context(request, session, form: MessageForm | None = None) -> d
 
 
 class SessionDetailView(DetailView):
-    """`/sessions/<id>/`: public. The owner also gets the message box.
+    """`/sessions/<id>/`: public. The owner also gets the message box. A session staff
+    hid is a 404 to all but its owner and staff, who read why it was hidden.
 
     A reply still being written carries its stream's URL; static/js/stream.js follows it."""
 
     template_name = "sessions_app/detail.html"
 
     def get_object(self, queryset=None):
-        return session_get_public(pk=self.kwargs["pk"])
+        return session_get_public(pk=self.kwargs["pk"], viewer=self.request.user)
 
     def get_context_data(self, **kwargs):
         return session_page_context(self.request, self.object)
@@ -93,7 +94,7 @@ class SessionMessageCreateView(LoginRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, pk: int):
-        session = session_get_public(pk=pk)
+        session = session_get_public(pk=pk, viewer=request.user)
         session_ensure_owner(session=session, user=request.user)
         form = MessageForm(request.POST)
         if not form.is_valid():
@@ -137,7 +138,7 @@ class SessionRetryView(LoginRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, pk: int):
-        session = session_get_public(pk=pk)
+        session = session_get_public(pk=pk, viewer=request.user)
         try:
             _user_message, assistant = session_retry(session=session, user=request.user)
         except QuotaExceeded as exc:
@@ -170,9 +171,9 @@ class ReplyActionView(LoginRequiredMixin, View):
         raise NotImplementedError
 
     def post(self, request, pk: int, message_pk: int):
-        session = session_get_public(pk=pk)
+        session = session_get_public(pk=pk, viewer=request.user)
         session_ensure_owner(session=session, user=request.user)
-        message = message_get_public(pk=message_pk)
+        message = message_get_public(pk=message_pk, viewer=request.user)
         if message.session_id != session.pk:
             raise Http404(_("No such message in this session."))
         try:
@@ -219,12 +220,12 @@ class SessionDeleteView(LoginRequiredMixin, View):
     """GET asks for confirmation; POST deletes. Owner only."""
 
     def get(self, request, pk: int):
-        session = session_get_public(pk=pk)
+        session = session_get_public(pk=pk, viewer=request.user)
         session_ensure_owner(session=session, user=request.user)
         return render(request, "sessions_app/delete.html", {"coaching_session": session})
 
     def post(self, request, pk: int):
-        session = session_get_public(pk=pk)
+        session = session_get_public(pk=pk, viewer=request.user)
         session_delete(session=session, user=request.user)
         messages.success(request, _("The session “%(title)s” was deleted.") % {"title": session})
         return redirect("sessions:mine")
