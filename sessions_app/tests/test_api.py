@@ -49,7 +49,7 @@ def test_create_session_returns_the_detail_with_first_reply(user_api, user, fake
     data = response.json()
     assert set(data) == {"id", "title", "coach", "owner", "created_at", "prompts", "messages"}
     assert data["coach"] == "meditation-guide"
-    assert data["owner"] == user.username
+    assert data["owner"] == user.public_name  # never the login name
     assert [p["kind"] for p in data["prompts"]] == ["current_state", "goal", "misc"]
     assert data["prompts"][0] == {"kind": "current_state", "tags": ["anxious"], "text": "Exams"}
     (message,) = data["messages"]
