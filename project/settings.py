@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     # the older name "servestatic.runserver_nostatic" in favour of this one.)
     "servestatic",
     "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -243,6 +244,17 @@ LOGOUT_REDIRECT_URL = "/"
 # Login and sign-up throttling per client IP (django-ratelimit); past the rate,
 # project.middleware.RatelimitMiddleware answers with ratelimited_view's 429.
 AUTH_RATE = os.environ.get("STEPWISE_AUTH_RATE", "10/m")
+# Sign-ups per client address per day (an IPv6 address counts as its /64); 0 turns it off.
+SIGNUP_DAILY_LIMIT = env_int("STEPWISE_SIGNUP_DAILY_LIMIT", 20)
+# Where the admin lives; its login is throttled like the site's wherever it is.
+ADMIN_URL = (os.environ.get("DJANGO_ADMIN_URL", "").strip().strip("/") or "admin") + "/"
+# Reports of sessions per client address (shared cache); every rate applies, past one a
+# 429 with Retry-After.
+REPORT_RATES = [
+    rate.strip()
+    for rate in os.environ.get("STEPWISE_REPORT_RATES", "5/h,20/d").split(",")
+    if rate.strip()
+]
 RATELIMIT_IP_META_KEY = "project.http.client_ip"
 
 # --- I18n -------------------------------------------------------------------

@@ -1,4 +1,5 @@
 from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
@@ -15,7 +16,7 @@ api_docs = csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["data:"]})(
 urlpatterns = [
     path("", include("sessions_app.urls")),
     path("accounts/", include("accounts.urls")),
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),
     path("api/auth/", include("accounts.api_urls")),
     path("api/", include("coach.api_urls")),
     path("api/", include("sessions_app.api_urls")),
@@ -23,4 +24,11 @@ urlpatterns = [
     path("api/docs/", api_docs, name="api-docs"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("help/model/", ModelHelpView.as_view(), name="model-help"),
+    path("", include("project.seo")),
 ]
+
+# Our error answers: JSON under /api/, styled pages elsewhere (project/errors.py).
+handler400 = "project.errors.bad_request"
+handler403 = "project.errors.permission_denied"
+handler404 = "project.errors.page_not_found"
+handler500 = "project.errors.server_error"

@@ -100,6 +100,21 @@ RULES: dict[str, dict[str, tuple[dict | None, dict[str, int]]]] = {
     # Django's set_language: POST sets the language cookie (when the code is valid) and
     # redirects to `next`; GET changes nothing and redirects too. Anyone may switch.
     "set_language": {"POST": ({}, same(302)), "GET": (None, same(302))},
+    # Anyone may report a session (the owner is told to delete it instead: 400 too).
+    "sessions:report": {"GET": (None, same(200)), "POST": ({}, same(400))},
+    "sessions-api:session-report": {"POST": ({}, same(400)), "GET": (None, same(405))},
+    # A member's own account: the page and GET/PATCH /api/auth/me/.
+    "accounts:account": {"GET": (None, members(LOGIN, 200)), "POST": ({}, members(LOGIN, 200))},
+    "auth-api:me": {
+        "GET": (None, members(401, 200)),
+        "PATCH": ({}, members(401, 200)),
+        "PUT": ({}, members(401, 405)),
+        "POST": ({}, members(401, 405)),
+    },
+    # Crawlers: robots.txt and the sitemaps, public and read-only.
+    "robots": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "sitemap": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "sitemap-section": {"GET": (None, same(200)), "POST": ({}, same(405))},
     # Help pages: public, read-only.
     "model-help": {"GET": (None, same(200)), "POST": ({}, same(405))},
 }
@@ -114,6 +129,8 @@ ADMIN_SAMPLES = [
     "admin:sessions_app_coachingsession_changelist",
     "admin:sessions_app_prompt_changelist",
     "admin:sessions_app_message_changelist",
+    "admin:sessions_app_sessionreport_changelist",
+    "admin:coach_siteusage_changelist",
 ]
 
 
@@ -190,7 +207,7 @@ def test_admin_is_staff_only(name, people):
             assert response.status_code == 200
         else:
             assert response.status_code == 302
-            assert response["Location"].startswith("/admin/login/")
+            assert response["Location"].startswith(reverse("admin:login"))
 
 
 def route_of(name: str) -> str:
@@ -198,10 +215,22 @@ def route_of(name: str) -> str:
     namespace, _, short = name.rpartition(":")
     if namespace:
         resolver = resolver.namespace_dict[namespace][1]
-    for pattern in resolver.url_patterns:
+    route = _route_in(resolver.url_patterns, short)
+    if route is None:
+        raise LookupError(name)
+    return route
+
+
+def _route_in(patterns, short: str) -> str | None:
+    """The route named `short` among `patterns`, looking into includes without a namespace."""
+    for pattern in patterns:
         if isinstance(pattern, URLPattern) and pattern.name == short:
             return str(pattern.pattern)
-    raise LookupError(name)
+        if isinstance(pattern, URLResolver) and not pattern.namespace:
+            inner = _route_in(pattern.url_patterns, short)
+            if inner is not None:
+                return str(pattern.pattern) + inner
+    return None
 
 
 def request_body(url: str, body: dict | None) -> dict:

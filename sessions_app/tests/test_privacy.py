@@ -8,7 +8,8 @@ from django.urls import reverse
 from sessions_app.tests.public_builders import build_session
 
 # The only account fields a public page or the public API may show: through
-# `public_name` (the display name, or the username when there is none).
+# `public_name` (the display name, or "Member <code>" when there is none; never the
+# username).
 PUBLIC_USER_FIELDS = {"display_name"}
 
 

@@ -122,7 +122,7 @@ def export_markdown(session: CoachingSession, *, url: str) -> str:
 
 class SessionExportView(View):
     def get(self, request, pk: int):
-        session = session_get_public(pk=pk)
+        session = session_get_public(pk=pk, viewer=request.user)
         body = export_markdown(session, url=request.build_absolute_uri(session.get_absolute_url()))
         response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
         response["Content-Disposition"] = content_disposition_header(

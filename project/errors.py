@@ -1,0 +1,46 @@
+"""Error answers: JSON `{"detail": ...}` under /api/ (and for clients that ask for JSON),
+our own styled, translated pages everywhere else. Wired as Django's handler400/403/404/500
+in project/urls.py."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import requires_csrf_token
+
+from project.http import wants_json
+
+
+def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    if wants_json(request):
+        return JsonResponse({"detail": message}, status=status)
+    context = {"title": title, "message": message, "status": status}
+    return render(request, "error.html", context, status=status)
+
+
+@requires_csrf_token
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, _("Bad request"), _("The request could not be understood."))
+
+
+@requires_csrf_token
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    message = str(exception) if exception is not None and str(exception) else None
+    return _error(request, 403, _("Not allowed"), message or _("You are not allowed to do that."))
+
+
+@requires_csrf_token
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, _("Not found"), _("There is nothing at this address."))
+
+
+@requires_csrf_token
+def server_error(request: HttpRequest) -> HttpResponse:
+    # No database or template context beyond the basics: whatever failed may fail again.
+    message = _("Something went wrong on our side. Please try again in a moment.")
+    if wants_json(request):
+        return JsonResponse({"detail": message}, status=500)
+    try:
+        context = {"title": _("Server error"), "message": message}
+        return render(request, "error.html", context, status=500)
+    except Exception:  # the page of last resort must not fail
+        return HttpResponse(message, status=500, content_type="text/plain; charset=utf-8")
