@@ -11,7 +11,11 @@ then translate the new entries in locale/ko/LC_MESSAGES/django.po, and
 
 import ast
 import gettext
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,7 +166,7 @@ def test_set_language_ignores_unknown_languages_and_foreign_next(client):
 # --- The catalog -------------------------------------------------------------------------
 
 
-def po_entries() -> list[dict]:
+def po_entries(path: Path = PO) -> list[dict]:
     """The .po's entries (header excluded): msgid, msgid_plural, msgstr list, flags.
 
     A small reader for the file makemessages writes, so no extra package is needed."""
@@ -172,7 +176,7 @@ def po_entries() -> list[dict]:
         if entry is not None and entry.get("msgid") is not None and not entry["obsolete"]:
             entries.append(entry)
 
-    for line in [*PO.read_text(encoding="utf-8").splitlines(), ""]:
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
         if not line.strip():
             finish()
             entry, key = None, None
@@ -216,6 +220,31 @@ def test_every_message_is_translated_and_none_is_fuzzy():
         assert entry["msgstr"] and all(entry["msgstr"]), f"untranslated: {entry['msgid']!r}"
         if entry["msgid_plural"] is not None:
             assert len(entry["msgstr"]) == 1, f"Korean has one plural form: {entry['msgid']!r}"
+
+
+@pytest.mark.skipif(shutil.which("xgettext") is None, reason="needs GNU gettext")
+def test_every_marked_string_in_the_code_is_in_the_catalogue(tmp_path):
+    """makemessages over a copy of the code and its catalogue: nothing new appears, so
+    every user-facing string is extracted and (test above) translated."""
+    base = Path(settings.BASE_DIR)
+    copy = tmp_path / "stepwise"
+    skipped = shutil.ignore_patterns(
+        ".venv", ".git", "staticfiles", "docs", "bench", "tests", "__pycache__", "*.sqlite3*"
+    )
+    shutil.copytree(base, copy, ignore=skipped)
+    command = [sys.executable, "manage.py", "makemessages", "-l", "ko", "--ignore=.venv"]
+    result = subprocess.run(
+        command, cwd=copy, env=os.environ, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    committed = {e["msgid"] for e in po_entries()}
+    fresh = copy / PO.relative_to(base)
+    new = [
+        e["msgid"]
+        for e in po_entries(fresh)
+        if e["msgid"] not in committed or "fuzzy" in e["flags"]
+    ]
+    assert not new, f"not in the Korean catalogue (run makemessages, translate): {new[:5]}"
 
 
 def test_translations_keep_every_placeholder():
