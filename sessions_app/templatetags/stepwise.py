@@ -44,7 +44,8 @@ def goal_line(session) -> str:
     reader's language); own words."""
     tags = getattr(session, "goal_tags", None) or []
     tags = [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
-    labels = session.coach.option_labels()
+    coach = getattr(session, "coach", None)
+    labels = coach.option_labels() if coach is not None else {}
     tags = [labels.get(tag, tag) for tag in tags]
     return Goal(tags=tags, text=getattr(session, "goal_text", None) or "").summary_line()
 
