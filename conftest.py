@@ -2,11 +2,20 @@
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from coach.models import Coach
 
 PASSWORD = "correct-horse-battery-staple-42"
+
+
+@pytest.fixture(autouse=True)
+def _english_afterwards():
+    """A request in another language activates it for the thread (LocaleMiddleware does
+    not deactivate it): leave the default language for the next test."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
