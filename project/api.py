@@ -1,6 +1,10 @@
 """API-wide pieces: the exception handler that keeps every error as {"detail": ...}."""
 
+import datetime as dt
+import math
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import status
@@ -21,12 +25,28 @@ from sessions_app.exceptions import (
 )
 
 
+def rate_limit_headers(*, limit: int, remaining: int, resets_at: dt.datetime) -> dict[str, str]:
+    """The daily limit as the IETF httpapi RateLimit fields: a client shows what is left
+    without a second request. RateLimit-Reset is in seconds."""
+    reset = max(0, math.ceil((resets_at - timezone.now()).total_seconds()))
+    return {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(max(0, remaining)),
+        "RateLimit-Reset": str(reset),
+    }
+
+
 def exception_handler(exc, context):
     """Our domain exceptions as HTTP answers; everything else as DRF does it."""
     if isinstance(exc, QuotaExceeded):  # the user's limit (429) or the site's budget (503)
+        headers = rate_limit_headers(limit=exc.limit, remaining=0, resets_at=exc.resets_at)
+        headers["Retry-After"] = headers["RateLimit-Reset"]
+        if exc.status_code != status.HTTP_429_TOO_MANY_REQUESTS:  # the site's, not theirs
+            headers = {"Retry-After": headers["Retry-After"]}
         return Response(
             {"detail": str(exc), "resets_at": DateTimeField().to_representation(exc.resets_at)},
             status=exc.status_code,
+            headers=headers,
         )
     if isinstance(exc, ReplyFailed):
         return Response(

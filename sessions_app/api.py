@@ -89,6 +89,31 @@ RENDER_PARAMETER = OpenApiParameter(
 )
 
 
+# On every request that counts against the daily limit (IETF httpapi RateLimit fields).
+RATE_LIMIT_HEADERS = [
+    OpenApiParameter(
+        name,
+        int,
+        location=OpenApiParameter.HEADER,
+        response=[200, 201, 429],
+        description=text,
+    )
+    for name, text in (
+        ("RateLimit-Limit", "Model requests a member may make today."),
+        ("RateLimit-Remaining", "Model requests left today, this one counted."),
+        ("RateLimit-Reset", "Seconds until the count starts again (midnight in TIME_ZONE)."),
+    )
+] + [
+    OpenApiParameter(
+        "Retry-After",
+        int,
+        location=OpenApiParameter.HEADER,
+        response=[429, 503],
+        description="Seconds until the daily limit (or the site's budget) resets.",
+    )
+]
+
+
 class TurnOpened(Response):
     """The DRF part of a turn endpoint is done: the async tail generates the reply.
     `body(message)` is the whole-reply JSON answer once it is stored."""
@@ -97,6 +122,8 @@ class TurnOpened(Response):
         super().__init__(status=status.HTTP_202_ACCEPTED)
         self.turn = turn
         self.body = body
+        # The daily limit once the turn is counted, as RateLimit-* headers (api_turns).
+        self.rate_limit: dict[str, str] = {}
 
 
 def exchange_body(turn: Turn):
@@ -150,7 +177,7 @@ class SessionListCreateAPIView(ListAPIView):
 
     @extend_schema(
         request=SessionCreateSerializer,
-        parameters=[RENDER_PARAMETER],
+        parameters=[RENDER_PARAMETER, *RATE_LIMIT_HEADERS],
         responses={
             201: SessionDetailSerializer,
             (200, "text/event-stream"): STREAM_RESPONSE,
@@ -207,7 +234,7 @@ class SessionMessageCreateAPIView(APIView):
 
     @extend_schema(
         request=MessageCreateSerializer,
-        parameters=[RENDER_PARAMETER],
+        parameters=[RENDER_PARAMETER, *RATE_LIMIT_HEADERS],
         responses={
             201: ExchangeSerializer,
             (200, "text/event-stream"): STREAM_RESPONSE,
@@ -234,7 +261,7 @@ class SessionRetryAPIView(APIView):
 
     @extend_schema(
         request=None,
-        parameters=[RENDER_PARAMETER],
+        parameters=[RENDER_PARAMETER, *RATE_LIMIT_HEADERS],
         responses={
             201: ExchangeSerializer,
             (200, "text/event-stream"): STREAM_RESPONSE,
@@ -290,7 +317,7 @@ class MessageContinueAPIView(APIView):
 
     @extend_schema(
         request=None,
-        parameters=[RENDER_PARAMETER],
+        parameters=[RENDER_PARAMETER, *RATE_LIMIT_HEADERS],
         responses={
             201: MessageSerializer,
             (200, "text/event-stream"): STREAM_RESPONSE,
@@ -317,7 +344,7 @@ class MessageRegenerateAPIView(APIView):
 
     @extend_schema(
         request=None,
-        parameters=[RENDER_PARAMETER],
+        parameters=[RENDER_PARAMETER, *RATE_LIMIT_HEADERS],
         responses={
             201: MessageSerializer,
             (200, "text/event-stream"): STREAM_RESPONSE,

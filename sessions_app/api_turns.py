@@ -23,6 +23,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from coach.llm import LLMError
+from coach.selectors import quota_get
+from project.api import rate_limit_headers
 from project.db import db_step
 from sessions_app import api, streaming
 from sessions_app.markdown import render_markdown
@@ -53,7 +55,7 @@ def with_async_tail(view_class: type, tail: Callable[..., Any]):
             request.META["HTTP_ACCEPT"] = "application/json"
             request.META["STEPWISE_EVENT_STREAM"] = True
             request.__dict__.pop("headers", None)  # a cached_property over META
-        response = await db_step(drf_view, request, *args, **kwargs)
+        response = await db_step(_run_drf_view, drf_view, request, *args, **kwargs)
         if isinstance(response, api.TurnOpened | api.StopRequested):
             return await tail(request, response)
         return response
@@ -66,7 +68,25 @@ def with_async_tail(view_class: type, tail: Callable[..., Any]):
     return csrf_exempt(view)  # DRF's SessionAuthentication checks CSRF itself
 
 
+def _run_drf_view(drf_view, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """The DRF view, and for an opened turn the daily limit after it (same database step)."""
+    response = drf_view(request, *args, **kwargs)
+    if isinstance(response, api.TurnOpened):
+        quota = quota_get(user=request.user)
+        response.rate_limit = rate_limit_headers(
+            limit=quota.limit, remaining=quota.remaining, resets_at=quota.resets_at
+        )
+    return response
+
+
 async def turn_tail(request: HttpRequest, opened: api.TurnOpened) -> HttpResponse:
+    response = await _turn_response(request, opened)
+    for name, value in opened.rate_limit.items():
+        response[name] = value
+    return response
+
+
+async def _turn_response(request: HttpRequest, opened: api.TurnOpened) -> HttpResponse:
     turn = opened.turn
     if request.META.get("STEPWISE_EVENT_STREAM"):
         start = {

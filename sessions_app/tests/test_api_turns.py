@@ -663,3 +663,47 @@ def test_a_failed_continuation_tells_its_owner_and_keeps_the_reply(user, fake_ll
     # A visitor following it later just reads the reply.
     visitor = run(lambda: AsyncClient().get(f"/api/messages/{reply.pk}/stream/"))
     assert run(lambda: read_events(visitor))[-1]["event"] == "done"
+
+
+# --- The daily limit in standard headers ----------------------------------------------
+
+
+def test_every_counted_request_carries_the_ratelimit_headers(user, fake_llm, owner_client):
+    session = make_session(owner=user)
+
+    async def scenario():
+        streamed = await post_message(owner_client, session)
+        await read_events(streamed)
+        whole = await owner_client.post(
+            f"/api/sessions/{session.pk}/messages/",
+            {"content": "And then?"},
+            content_type="application/json",
+        )
+        return streamed, whole
+
+    streamed, whole = run(scenario)
+
+    assert streamed["RateLimit-Limit"] == "5" and streamed["RateLimit-Remaining"] == "4"
+    assert whole.status_code == 201
+    assert whole["RateLimit-Limit"] == "5" and whole["RateLimit-Remaining"] == "3"
+    reset = int(whole["RateLimit-Reset"])
+    assert 0 < reset <= 24 * 3600
+
+
+def test_at_the_limit_the_429_says_when_to_come_back(user, fake_llm, settings, owner_client):
+    settings.COACH_DAILY_LIMIT = 1
+    session = make_session(owner=user)
+    quota_reserve_for(user)
+
+    refused = run(lambda: post_message(owner_client, session))
+
+    assert refused.status_code == 429
+    assert refused["RateLimit-Remaining"] == "0" and refused["RateLimit-Limit"] == "1"
+    assert refused["Retry-After"] == refused["RateLimit-Reset"]
+    assert int(refused["Retry-After"]) > 0
+
+
+def quota_reserve_for(user):
+    from coach.services import quota_reserve
+
+    quota_reserve(user=user)
