@@ -12,7 +12,7 @@ export DJANGO_DEBUG ?= 1
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-postgres lint format install install-dev browser migrate erd bench bench-quality clean
+.PHONY: run test test-postgres lint format install install-dev browser migrate erd openapi bench bench-quality clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,9 @@ lint:
 format:
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+openapi: install
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
 
 erd: install
 	$(BIN)/python manage.py erd > docs/erd.md
