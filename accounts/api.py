@@ -1,6 +1,6 @@
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -27,6 +27,8 @@ from accounts.throttling import (
     signup_daily_check,
     signup_daily_count,
 )
+from project.schema import VALIDATION_ERROR_SCHEMA
+from sessions_app.serializers import ErrorSerializer
 
 
 @auth_ratelimit("accounts.signup")
@@ -34,7 +36,22 @@ class SignupAPIView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=SignupSerializer, responses={201: SignupResponseSerializer})
+    @extend_schema(
+        request=SignupSerializer,
+        responses={
+            201: SignupResponseSerializer,
+            400: OpenApiResponse(
+                VALIDATION_ERROR_SCHEMA,
+                description="Invalid input: the username is taken or not allowed, the "
+                "password too weak, the public name not available (field errors).",
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many sign-ups from your address (a minute's or the "
+                "day's); Retry-After says how long to wait.",
+            ),
+        },
+    )
     def post(self, request):
         try:
             signup_daily_check(request)
@@ -60,7 +77,20 @@ class TokenAPIView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponseSerializer})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            400: OpenApiResponse(
+                VALIDATION_ERROR_SCHEMA,
+                description="Missing fields (field errors), or a wrong username or "
+                "password (`detail`).",
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer, description="Too many attempts from your address."
+            ),
+        },
+    )
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from accounts import selectors
 from accounts.models import User
 from accounts.services import PUBLIC_NAME_MAX_LENGTH, USERNAME_TAKEN, public_name_clean
+from project.api import StrictCharField
 
 
 def _public_name(value: str, **owner) -> str:
@@ -16,10 +17,10 @@ def _public_name(value: str, **owner) -> str:
 
 
 class SignupSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(write_only=True, style={"input_type": "password"})
     email = serializers.EmailField(required=False, allow_blank=True, default="")
-    display_name = serializers.CharField(
+    display_name = StrictCharField(
         required=False,
         allow_blank=True,
         default="",
@@ -66,7 +67,7 @@ class MeSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True, help_text=_("Your login name (private)."))
-    display_name = serializers.CharField(
+    display_name = StrictCharField(
         max_length=PUBLIC_NAME_MAX_LENGTH,
         help_text=_(
             "Your chosen public name: 1 to 40 characters, not another member's. "
@@ -82,8 +83,8 @@ class MeSerializer(serializers.Serializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    username = StrictCharField()
+    password = StrictCharField(write_only=True, style={"input_type": "password"})
 
 
 class TokenResponseSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_ratelimit.exceptions import Ratelimited
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import Throttled
 from rest_framework.fields import DateTimeField
 from rest_framework.response import Response
@@ -23,6 +23,18 @@ from sessions_app.exceptions import (
     SessionFull,
     TurnInProgress,
 )
+
+
+class StrictCharField(serializers.CharField):
+    """A text field that takes text only: DRF's CharField turns a number into its digits,
+    so `{"content": 0}` passed where the schema says a string is required."""
+
+    default_error_messages = {"not_a_string": _("Not a valid string.")}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
 
 
 def rate_limit_headers(*, limit: int, remaining: int, resets_at: dt.datetime) -> dict[str, str]:

@@ -32,7 +32,62 @@ def needs_authentication(view, method: str) -> bool:
         return True
 
 
-class AutoSchema(openapi.AutoSchema):
+# Answers any operation can give, whatever it does. An explicit `responses` entry of the
+# view wins; these fill in what it leaves out, so that every status is documented.
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Field errors: each invalid field's messages (nested for nested "
+    "fields), or `detail` for an error about the whole request.",
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {"oneOf": [{"type": "array"}, {"type": "object"}]},
+}
+
+
+class _CommonResponses:
+    """Mixed into AutoSchema: the statuses DRF itself answers on any operation."""
+
+    def _get_response_bodies(self, direction="response"):
+        from drf_spectacular.utils import OpenApiResponse
+
+        from sessions_app.serializers import ErrorSerializer
+
+        responses = super()._get_response_bodies(direction)
+        if not isinstance(responses, dict) or direction != "response":
+            return responses
+
+        def add(code: str, response, *, headers: dict | None = None) -> None:
+            if code in responses:
+                return
+            responses[code] = self._get_response_for_code(response, code, direction=direction)
+            if headers:
+                responses[code].setdefault("headers", {}).update(headers)
+
+        if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
+            add(
+                "400",
+                OpenApiResponse(VALIDATION_ERROR_SCHEMA, description="Invalid input."),
+            )
+        if self.view.get_authenticators():
+            # A wrong or revoked token is refused even where no login is needed.
+            add(
+                "401",
+                OpenApiResponse(ErrorSerializer, description="Not logged in, or an invalid token."),
+            )
+        if self.view.get_throttles():
+            add(
+                "429",
+                OpenApiResponse(ErrorSerializer, description="Too many requests: wait and retry."),
+                headers={
+                    "Retry-After": {
+                        "schema": {"type": "integer"},
+                        "description": "Seconds to wait before the next request.",
+                    }
+                },
+            )
+        return responses
+
+
+class AutoSchema(_CommonResponses, openapi.AutoSchema):
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
         if operation is None:

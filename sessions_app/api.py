@@ -3,15 +3,16 @@ that ask the model (and stop) hand the opened turn to an async tail in `api_turn
 waits for the whole reply or streams it (docs/streaming.md)."""
 
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.api import StrictCharField
 from project.http import client_ip
 from sessions_app.models import REPORT_NOTE_MAX_LENGTH, ReportReason
 from sessions_app.pagination import DeferredJoinPageNumberPagination
@@ -60,7 +61,24 @@ MODEL_ERRORS = {
         (504, "The model took too long (not counted)."),
     )
 }
+# One server-sent event, as OpenAPI 3.0 describes a stream (each item of it). `data` is
+# JSON: `start` {session_id, user_message, message}, `delta` {text[, html]}, `done` the
+# message, `error` {detail, message_id, status}. docs/streaming.md has the details.
+STREAM_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["start", "delta", "done", "error"]},
+        "data": {"type": "string", "description": "The event's JSON object."},
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9]+$",
+            "description": "The reply's length so far in characters (on `delta`).",
+        },
+    },
+}
 STREAM_RESPONSE = OpenApiResponse(
+    STREAM_EVENT_SCHEMA,
     description=(
         "With `Accept: text/event-stream`: the turn as server-sent events `start`, `delta` "
         "(each with an `id:`, the reply's length so far), then `done` or `error`. "
@@ -80,12 +98,12 @@ OWNER_ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="Not the owner of this session."),
     404: OpenApiResponse(ErrorSerializer, description="No such session."),
 }
+# Not an enum: the server reads `html` and ignores any other value, as it always has.
 RENDER_PARAMETER = OpenApiParameter(
     "render",
     str,
-    enum=["html"],
     description="With `html`, streamed `delta` events also carry `html`: the sanitised "
-    "HTML of the whole reply so far.",
+    "HTML of the whole reply so far. Any other value is ignored.",
 )
 
 
@@ -138,6 +156,8 @@ class SessionListCreateAPIView(ListAPIView):
     """Every session (public), newest first; logged-in users start new ones."""
 
     permission_classes = [IsAuthenticatedOrReadOnly]
+    # The answers are nested objects, which only JSON can carry (not form fields).
+    parser_classes = [JSONParser]
     serializer_class = SessionListSerializer
     pagination_class = DeferredJoinPageNumberPagination
 
@@ -394,7 +414,7 @@ class StopRequested(Response):
 
 class ReportCreateSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=ReportReason.choices)
-    note = serializers.CharField(
+    note = StrictCharField(
         max_length=REPORT_NOTE_MAX_LENGTH, required=False, allow_blank=True, default=""
     )
 
@@ -444,27 +464,33 @@ class SessionReportAPIView(APIView):
 
 
 class MessageStreamSchema(APIView):
-    """The schema of `GET /api/messages/<id>/stream/` (an async view in api_turns)."""
+    """The schema of `GET /api/messages/<id>/stream/` (an async view in api_turns): public,
+    not throttled, and a wrong token reads as no token (never a 401)."""
 
     permission_classes = []
+    authentication_classes = []
+    throttle_classes = []
 
     @extend_schema(
         parameters=[
             RENDER_PARAMETER,
             OpenApiParameter(
                 "Last-Event-ID",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 0},
                 location=OpenApiParameter.HEADER,
                 description="Send only what comes after this many characters.",
             ),
             OpenApiParameter(
                 "last_event_id",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 0},
                 description="The same, for clients without headers.",
             ),
         ],
         responses={
             (200, "text/event-stream"): STREAM_RESPONSE,
+            400: OpenApiResponse(
+                ErrorSerializer, description="Last-Event-ID is not a whole number."
+            ),
             404: OpenApiResponse(ErrorSerializer, description="No such message."),
         },
         description="Follow a reply: what is written so far, then live until `done` or `error`. "

@@ -1,9 +1,11 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from coach.models import Coach
 from coach.selectors import coach_list_active
+from project.api import StrictCharField
 from sessions_app.markdown import render_message
 from sessions_app.models import (
     MESSAGE_MAX_LENGTH,
@@ -16,17 +18,59 @@ from sessions_app.services import PromptAnswer, prompt_build
 # --- input ---------------------------------------------------------------------
 
 
+TAG_MAX_LENGTH = 80
+TAGS_MAX = 10
+TAGS_SCHEMA = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX_LENGTH},
+    "maxItems": TAGS_MAX,
+    "uniqueItems": True,
+    "description": "Preset answers: values from the coach's options (GET /api/coaches/), "
+    "each at most once.",
+}
+TEXT_SCHEMA = {
+    "type": "string",
+    "maxLength": PROMPT_TEXT_MAX_LENGTH,
+    "description": "Your own words.",
+}
+
+
+@extend_schema_field(TAGS_SCHEMA)
+class TagsField(serializers.ListField):
+    """Preset answers. Only the coach knows which values are its options (the prompt kinds
+    check them); the schema says what does not depend on the coach."""
+
+
+def _tags() -> TagsField:
+    child = StrictCharField(max_length=TAG_MAX_LENGTH)
+    return TagsField(child=child, required=False, default=list, max_length=TAGS_MAX)
+
+
 class PromptAnswerSerializer(serializers.Serializer):
-    tags = serializers.ListField(
-        child=serializers.CharField(max_length=80), required=False, default=list, max_length=10
-    )
-    text = serializers.CharField(
+    tags = _tags()
+    text = StrictCharField(
         required=False, allow_blank=True, default="", max_length=PROMPT_TEXT_MAX_LENGTH
     )
 
 
+# A goal is chosen (a tag) or written (text that is not only white space).
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {"tags": TAGS_SCHEMA, "text": TEXT_SCHEMA},
+        "anyOf": [
+            {"required": ["tags"], "properties": {"tags": {"minItems": 1}}},
+            {"required": ["text"], "properties": {"text": {"pattern": "\\S"}}},
+        ],
+        "description": "What you want: at least one preset answer, or your own words.",
+    }
+)
+class GoalAnswerSerializer(PromptAnswerSerializer):
+    pass
+
+
 class MiscAnswerSerializer(serializers.Serializer):
-    text = serializers.CharField(
+    text = StrictCharField(
         required=False, allow_blank=True, default="", max_length=PROMPT_TEXT_MAX_LENGTH
     )
 
@@ -38,7 +82,7 @@ class SessionCreateSerializer(serializers.Serializer):
         error_messages={"does_not_exist": _("No coach is called “{value}”.")},
     )
     current_state = PromptAnswerSerializer(required=False)
-    goal = PromptAnswerSerializer()
+    goal = GoalAnswerSerializer()
     misc = MiscAnswerSerializer(required=False)
 
     PARTS = (
@@ -66,7 +110,7 @@ class SessionCreateSerializer(serializers.Serializer):
 
 
 class MessageCreateSerializer(serializers.Serializer):
-    content = serializers.CharField(max_length=MESSAGE_MAX_LENGTH)
+    content = StrictCharField(max_length=MESSAGE_MAX_LENGTH)
 
 
 # --- output --------------------------------------------------------------------
