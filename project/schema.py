@@ -77,11 +77,14 @@ class _CommonResponses:
             add(
                 "429",
                 OpenApiResponse(ErrorSerializer, description="Too many requests: wait and retry."),
-                headers={
-                    "Retry-After": {
-                        "schema": {"type": "integer"},
-                        "description": "Seconds to wait before the next request.",
-                    }
+            )
+        if "429" in responses:  # every 429 says when to come back
+            headers = responses["429"].setdefault("headers", {})
+            headers.setdefault(
+                "Retry-After",
+                {
+                    "schema": {"type": "integer"},
+                    "description": "Seconds to wait before the next request.",
                 },
             )
         return responses

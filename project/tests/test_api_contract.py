@@ -233,3 +233,62 @@ def test_stream_starts_with_start(asgi_live_server, user, fake_llm):  # noqa: F8
     names = [event["event"] for event in events]
     assert names[0] == "start" and names[-1] == "done", names
     assert "".join(e["data"]["text"] for e in events if e["event"] == "delta") == "A plan"
+
+
+# --- What the run found, each pinned by a direct test ------------------------------
+
+
+@pytest.mark.django_db
+def test_a_number_where_text_is_required_is_refused(user_api, user):
+    from sessions_app.tests.factories import make_session
+
+    session = make_session(owner=user)
+    response = user_api.post(f"/api/sessions/{session.pk}/messages/", {"content": 0}, format="json")
+    assert response.status_code == 400
+    assert "content" in response.json()
+    response = user_api.patch("/api/auth/me/", {"display_name": 0}, format="json")
+    assert response.status_code == 400
+    assert "display_name" in response.json()
+
+
+@pytest.mark.django_db
+def test_starting_a_session_takes_json_only(user_api):
+    response = user_api.post(
+        "/api/sessions/", {"coach": COACH, "goal": "deep rest"}, format="multipart"
+    )
+    assert response.status_code == 415
+    assert "detail" in response.json()
+
+
+@pytest.mark.django_db
+def test_an_unknown_method_on_the_stream_is_a_json_405_not_a_csrf_page(user):
+    from django.test import Client
+
+    from sessions_app.tests.factories import make_session
+
+    message = make_session(owner=user).messages.get()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.generic("QUERY", f"/api/messages/{message.pk}/stream/")
+    assert response.status_code == 405
+    assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_what_drf_answers_everywhere(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            if path.endswith("/stream/"):  # not throttled; a wrong token reads as none
+                assert "429" not in responses and "401" not in responses
+                assert "text/event-stream" in responses["200"]["content"]
+                continue
+            assert "429" in responses, (method, path)
+            assert "Retry-After" in responses["429"].get("headers", {}), (method, path)
+            if path not in ("/api/auth/signup/", "/api/auth/token/"):
+                assert "401" in responses, (method, path)
+            if method in ("post", "patch") and "requestBody" in operation:
+                assert "400" in responses, (method, path)
+    goal = schema["components"]["schemas"]["SessionCreateRequest"]["properties"]["goal"]
+    assert goal["anyOf"], goal
