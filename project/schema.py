@@ -55,12 +55,9 @@ class _CommonResponses:
         if not isinstance(responses, dict) or direction != "response":
             return responses
 
-        def add(code: str, response, *, headers: dict | None = None) -> None:
-            if code in responses:
-                return
-            responses[code] = self._get_response_for_code(response, code, direction=direction)
-            if headers:
-                responses[code].setdefault("headers", {}).update(headers)
+        def add(code: str, response) -> None:
+            if code not in responses:
+                responses[code] = self._get_response_for_code(response, code, direction=direction)
 
         if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
             add(

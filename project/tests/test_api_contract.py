@@ -3,7 +3,7 @@ phase: examples, coverage, fuzzing and stateful) against a live ASGI server whos
 is faked at our boundary (coach.llm.use_chat_client), with a fixed seed.
 
 The run is bounded: MAX_EXAMPLES per operation, one worker, and a time limit on the
-process; on the 2-core development machine it takes about a minute.
+process; on the 2-core development machine it takes about 75 seconds.
 
 Streaming: schemathesis 4 parses `text/event-stream` answers and checks each event
 against the schema (OpenAPI 3.0: the media type's `schema` describes one event), so the
