@@ -33,6 +33,16 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return _error(request, 404, _("Not found"), _("There is nothing at this address."))
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A refused CSRF check: JSON under /api/, our page elsewhere (CSRF_FAILURE_VIEW)."""
+    return _error(
+        request,
+        403,
+        _("Not allowed"),
+        _("Your form expired or came from another site. Reload the page and try again."),
+    )
+
+
 @requires_csrf_token
 def server_error(request: HttpRequest) -> HttpResponse:
     # No database or template context beyond the basics: whatever failed may fail again.

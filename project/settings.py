@@ -291,6 +291,8 @@ STORAGES = {
 
 # --- Security ---------------------------------------------------------------
 
+# A refused CSRF check answers like every other error (JSON under /api/).
+CSRF_FAILURE_VIEW = "project.errors.csrf_failure"
 # Debug pages and error e-mails hide settings that hold credentials, URLs included.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "project.debug.CredentialsHiddenFilter"
 X_FRAME_OPTIONS = "DENY"
@@ -350,6 +352,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "project.api.exception_handler",
+    # JSON only: every answer under /api/ is JSON, even to a browser asking for HTML
+    # (the browsable API would also need collected static files in production).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # Requests per client address (anonymous) and per member, in the shared cache; past
     # them a 429 with Retry-After. The model's own limits are the daily ones.
     "DEFAULT_THROTTLE_CLASSES": [

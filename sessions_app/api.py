@@ -20,7 +20,6 @@ from sessions_app.selectors import (
     MAX_QUERY_LENGTH,
     message_get_public,
     search_words,
-    session_get,
     session_get_for,
     session_get_public,
     session_list_public,
@@ -44,6 +43,7 @@ from sessions_app.services import (
     regenerate_open,
     retry_open,
     session_delete,
+    session_ensure_owner,
     session_open,
     session_report,
 )
@@ -263,7 +263,10 @@ class SessionMessageCreateAPIView(APIView):
         },
     )
     def post(self, request, pk: int):
-        session = session_get(pk=pk)
+        # Who may write here is checked before what they wrote: an outsider gets a 403
+        # (a 404 for a hidden session, as for reading it), never field errors.
+        session = session_get_for(pk=pk, viewer=request.user)
+        session_ensure_owner(session=session, user=request.user)
         serializer = MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         turn = message_open(
@@ -293,7 +296,7 @@ class SessionRetryAPIView(APIView):
         },
     )
     def post(self, request, pk: int):
-        turn = retry_open(session=session_get(pk=pk), user=request.user)
+        turn = retry_open(session=session_get_for(pk=pk, viewer=request.user), user=request.user)
         return TurnOpened(turn, exchange_body(turn))
 
 

@@ -81,8 +81,9 @@ def _run_drf_view(drf_view, request: HttpRequest, *args: Any, **kwargs: Any) -> 
 
 async def turn_tail(request: HttpRequest, opened: api.TurnOpened) -> HttpResponse:
     response = await _turn_response(request, opened)
-    for name, value in opened.rate_limit.items():
-        response[name] = value
+    if response.status_code < 500:  # a failed reply is given back: it did not count
+        for name, value in opened.rate_limit.items():
+            response[name] = value
     return response
 
 

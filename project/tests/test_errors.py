@@ -47,3 +47,15 @@ def test_methods_a_stream_does_not_serve_are_json_405s(client):
     response = client.post("/api/messages/1/stream/")
     assert response.status_code == 405
     assert response.json()["detail"]
+
+
+def test_a_refused_csrf_check_is_json_under_the_api_and_our_page_elsewhere(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    page = client.post("/sessions/new/", {})
+    assert page.status_code == 403
+    assert "Reload the page and try again" in page.content.decode()
+    assert "<html" in page.content.decode()
+    api = client.post("/api/sessions/1/messages/", {"content": "hi"})
+    assert api.status_code == 403
+    assert api.json()["detail"]

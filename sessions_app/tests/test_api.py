@@ -321,3 +321,17 @@ def test_short_words_are_not_searched(q, words):
     from sessions_app.selectors import search_words
 
     assert search_words(q) == words
+
+
+def test_an_outsider_posting_a_bad_body_is_refused_as_an_outsider(outsider, user, api_client):
+    from sessions_app.tests.factories import make_session
+
+    session = make_session(owner=user)
+    api_client.force_authenticate(outsider)
+    response = api_client.post(f"/api/sessions/{session.pk}/messages/", {}, format="json")
+    assert response.status_code == 403
+
+
+def test_the_api_answers_json_even_to_a_browser(api_client):
+    response = api_client.get("/api/coaches/", HTTP_ACCEPT="text/html")
+    assert response["Content-Type"] == "application/json"
