@@ -30,10 +30,11 @@ from sessions_app.serializers import (
     MessageCreateSerializer,
     MessageSerializer,
     ModelErrorSerializer,
-    QuotaErrorSerializer,
+    ModelUnavailableSerializer,
     SessionCreateSerializer,
     SessionDetailSerializer,
     SessionListSerializer,
+    TooManyRequestsSerializer,
 )
 from sessions_app.services import (
     Turn,
@@ -53,14 +54,15 @@ MODEL_ERRORS = {
     code: OpenApiResponse(ModelErrorSerializer, description=text)
     for code, text in (
         (502, "The model answered with an error or refused our key (not counted)."),
-        (
-            503,
-            "The model server cannot be reached or is busy (not counted), or the whole "
-            "site's daily budget for the model is spent (`resets_at` says until when).",
-        ),
         (504, "The model took too long (not counted)."),
     )
 }
+MODEL_ERRORS[503] = OpenApiResponse(
+    ModelUnavailableSerializer,
+    description="The model server cannot be reached or is busy (`{detail, session_id}`, "
+    "not counted), or the whole site's daily budget for the model is spent "
+    "(`{detail, resets_at}`).",
+)
 # One server-sent event, as OpenAPI 3.0 describes a stream (each item of it). `data` is
 # JSON: `start` {session_id, user_message, message}, `delta` {text[, html]}, `done` the
 # message, `error` {detail, message_id, status}. docs/streaming.md has the details.
@@ -91,7 +93,11 @@ COUNTED_ERRORS = {
     409: OpenApiResponse(
         ErrorSerializer, description="A reply is still being written in this session."
     ),
-    429: OpenApiResponse(QuotaErrorSerializer, description="Daily limit reached."),
+    429: OpenApiResponse(
+        TooManyRequestsSerializer,
+        description="The daily limit is reached (`{detail, resets_at}`), or requests are "
+        "throttled (`{detail}`); both with Retry-After.",
+    ),
     **MODEL_ERRORS,
 }
 OWNER_ERRORS = {

@@ -215,11 +215,28 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-class QuotaErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    resets_at = serializers.DateTimeField()
-
-
 class ModelErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     session_id = serializers.IntegerField(help_text=_("The session, kept: retry its turn."))
+
+
+class TooManyRequestsSerializer(serializers.Serializer):
+    """A 429: the daily limit (with `resets_at`) or a throttle (without)."""
+
+    detail = serializers.CharField()
+    resets_at = serializers.DateTimeField(
+        required=False, help_text=_("At the daily limit: when the count starts again.")
+    )
+
+
+class ModelUnavailableSerializer(serializers.Serializer):
+    """A 503: the model server is unreachable or busy (with `session_id`), or the site's
+    daily budget is spent (with `resets_at`)."""
+
+    detail = serializers.CharField()
+    session_id = serializers.IntegerField(
+        required=False, help_text=_("The session, kept: retry its turn.")
+    )
+    resets_at = serializers.DateTimeField(
+        required=False, help_text=_("The site's budget is spent: when it starts again.")
+    )
