@@ -33,6 +33,7 @@ from sessions_app.serializers import (
     ModelUnavailableSerializer,
     SessionCreateSerializer,
     SessionDetailSerializer,
+    SessionListQuerySerializer,
     SessionListSerializer,
     TooManyRequestsSerializer,
 )
@@ -180,18 +181,7 @@ class SessionListCreateAPIView(ListAPIView):
         )
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("coach", str, description="Only this coach's sessions (its slug)."),
-            OpenApiParameter(
-                "q",
-                str,
-                description=(
-                    "Words to find in the title and the answers (at most 200 characters; "
-                    "words of one or two Latin letters or 1 other character are ignored). A "
-                    "search counts at most 1,000 matches."
-                ),
-            ),
-        ],
+        parameters=[SessionListQuerySerializer],
         responses={
             200: SessionListSerializer(many=True),
             400: OpenApiResponse(description="`q` is too long."),

@@ -109,6 +109,26 @@ class SessionCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class SessionListQuerySerializer(serializers.Serializer):
+    """The query of GET /api/sessions/, for the schema (the view reads it itself)."""
+
+    coach = serializers.CharField(
+        required=False, allow_blank=True, help_text=_("Only this coach's sessions (its slug).")
+    )
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text=_(
+            "Words to find in the title and the answers (words of one or two Latin letters, "
+            "or one other character, are ignored). A search counts at most 1,000 matches."
+        ),
+    )
+    page = serializers.IntegerField(
+        required=False, min_value=1, max_value=500, help_text=_("A page number.")
+    )
+
+
 class MessageCreateSerializer(serializers.Serializer):
     content = StrictCharField(max_length=MESSAGE_MAX_LENGTH)
 
