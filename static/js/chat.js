@@ -73,32 +73,14 @@
     status.__clear = window.setTimeout(function () { status.textContent = ""; }, 4000);
   }
 
-  function fallbackCopy(text) {
-    var field = document.createElement("textarea");
-    field.value = text;
-    field.setAttribute("readonly", "");
-    field.className = "visually-hidden";
-    document.body.appendChild(field);
-    field.select();
-    var ok = false;
-    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
-    document.body.removeChild(field);
-    return ok;
-  }
-
   function copy(button) {
     var bubble = button.closest(".message");
     if (!bubble) { return; }
-    var text = sourceOf(bubble);
-    var done = function () { say(button, strings.copied || "Copied."); };
-    var failed = function () {
-      if (fallbackCopy(text)) { done(); } else { say(button, strings.copyFailed || "Could not copy."); }
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, failed);
-    } else {
-      failed();
-    }
+    window.stepwiseCopy(
+      sourceOf(bubble),
+      function () { say(button, strings.copied || "Copied."); },
+      function () { say(button, strings.copyFailed || "Could not copy."); }
+    );
   }
 
   /* Copy buttons wait for a script (hidden without it); stream.js shows those it adds. */

@@ -24,6 +24,18 @@
     return ok;
   }
 
+  /* Copy `text` to the clipboard, with the old way where the Clipboard API is missing or
+   * refuses; then `done()` or `failed()`. Shared with chat.js (window.stepwiseCopy). */
+  function copyText(text, done, failed) {
+    var fallback = function () { if (fallbackCopy(text)) { done(); } else { failed(); } };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, fallback);
+    } else {
+      fallback();
+    }
+  }
+  window.stepwiseCopy = copyText;
+
   /* <button data-copy-url="https://..." data-copied="Copied!" data-failed="..." hidden>:
    * shown once JavaScript runs; copies the URL and says so in its aria-describedby element. */
   function setUpCopyButtons(root) {
@@ -34,15 +46,11 @@
       button.hidden = false;
       button.addEventListener("click", function () {
         var url = button.getAttribute("data-copy-url");
-        var done = function () { announce(button, button.getAttribute("data-copied") || "Copied"); };
-        var fail = function () {
-          if (fallbackCopy(url)) { done(); } else { announce(button, button.getAttribute("data-failed") || url); }
-        };
-        if (navigator.clipboard && window.isSecureContext) {
-          navigator.clipboard.writeText(url).then(done, fail);
-        } else {
-          fail();
-        }
+        copyText(
+          url,
+          function () { announce(button, button.getAttribute("data-copied") || "Copied"); },
+          function () { announce(button, button.getAttribute("data-failed") || url); }
+        );
       });
     });
   }
