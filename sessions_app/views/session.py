@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -131,6 +131,34 @@ class SessionMessageCreateView(LoginRequiredMixin, View):
         return render(self.request, "sessions_app/detail.html", context, status=status)
 
 
+# What stops a turn asked for by a no-JavaScript form, besides "nothing to do".
+TURN_REFUSALS = (
+    QuotaExceeded,
+    exceptions.ReplyFailed,
+    exceptions.SessionFull,
+    exceptions.TurnInProgress,
+)
+
+
+def turn_refused(request, session, exc: Exception, *, quota_anchor: str) -> HttpResponse:
+    """Back to the session page, saying why the turn a form asked for did not happen."""
+    pk = session.pk
+    if isinstance(exc, QuotaExceeded):
+        messages.error(request, str(exc))
+        return redirect(_detail_url(pk, quota_anchor))
+    if isinstance(exc, exceptions.ReplyFailed):
+        messages.error(request, str(exc.error))
+        return redirect(_detail_url(pk, _reply_anchor(exc)))
+    if isinstance(exc, exceptions.TooManyTurns | exceptions.SessionFull):
+        messages.info(request, str(exc))
+        return redirect(_detail_url(pk, "conversation"))
+    if isinstance(exc, exceptions.TurnInProgress):
+        messages.info(request, _("The coach is still writing a reply. Wait for it to finish."))
+        return redirect(_detail_url(pk, "conversation"))
+    messages.info(request, str(exc))  # nothing to retry, continue or regenerate
+    return redirect(session)
+
+
 class SessionRetryView(LoginRequiredMixin, View):
     """POST without JavaScript: ask again for the turn that failed (counts one request),
     wait for the whole reply, then reload the page."""
@@ -141,21 +169,8 @@ class SessionRetryView(LoginRequiredMixin, View):
         session = session_get_public(pk=pk, viewer=request.user)
         try:
             _user_message, assistant = session_retry(session=session, user=request.user)
-        except QuotaExceeded as exc:
-            messages.error(request, str(exc))
-            return redirect(_detail_url(pk, "composer"))
-        except exceptions.ReplyFailed as exc:
-            messages.error(request, str(exc.error))
-            return redirect(_detail_url(pk, _reply_anchor(exc)))
-        except (exceptions.TooManyTurns, exceptions.SessionFull) as exc:
-            messages.info(request, str(exc))
-            return redirect(_detail_url(pk, "conversation"))
-        except exceptions.TurnInProgress:
-            messages.info(request, _("The coach is still writing a reply. Wait for it to finish."))
-            return redirect(_detail_url(pk, "conversation"))
-        except exceptions.NothingToRetry as exc:
-            messages.info(request, str(exc))
-            return redirect(session)
+        except (*TURN_REFUSALS, exceptions.NothingToRetry) as exc:
+            return turn_refused(request, session, exc, quota_anchor="composer")
         return redirect(_detail_url(pk, f"message-{assistant.pk}"))
 
 
@@ -178,21 +193,8 @@ class ReplyActionView(LoginRequiredMixin, View):
             raise Http404(_("No such message in this session."))
         try:
             reply = self.act(message=message, user=request.user)
-        except QuotaExceeded as exc:
-            messages.error(request, str(exc))
-            return redirect(_detail_url(pk, f"message-{message.pk}"))
-        except exceptions.ReplyFailed as exc:
-            messages.error(request, str(exc.error))
-            return redirect(_detail_url(pk, _reply_anchor(exc)))
-        except (exceptions.TooManyTurns, exceptions.SessionFull) as exc:
-            messages.info(request, str(exc))
-            return redirect(_detail_url(pk, "conversation"))
-        except exceptions.TurnInProgress:
-            messages.info(request, _("The coach is still writing a reply. Wait for it to finish."))
-            return redirect(_detail_url(pk, "conversation"))
-        except self.nothing_to_do as exc:
-            messages.info(request, str(exc))
-            return redirect(session)
+        except (*TURN_REFUSALS, self.nothing_to_do) as exc:
+            return turn_refused(request, session, exc, quota_anchor=f"message-{message.pk}")
         return redirect(_detail_url(pk, f"message-{reply.pk}"))
 
 
