@@ -312,11 +312,9 @@ class MessageDetailAPIView(APIView):
         return Response(MessageSerializer(message_get_public(pk=pk, viewer=request.user)).data)
 
 
-def message_body(turn: Turn):
-    def body(message) -> dict:
-        return MessageSerializer(message).data
-
-    return body
+def message_body(message) -> dict:
+    """The whole-reply answer of continue and regenerate: the message itself."""
+    return MessageSerializer(message).data
 
 
 MESSAGE_TURN_ERRORS = {
@@ -350,7 +348,7 @@ class MessageContinueAPIView(APIView):
     def post(self, request, pk: int):
         message = message_get_public(pk=pk, viewer=request.user)
         turn = continue_open(message=message, user=request.user)
-        return TurnOpened(turn, message_body(turn))
+        return TurnOpened(turn, message_body)
 
 
 class MessageRegenerateAPIView(APIView):
@@ -377,7 +375,7 @@ class MessageRegenerateAPIView(APIView):
     def post(self, request, pk: int):
         message = message_get_public(pk=pk, viewer=request.user)
         turn = regenerate_open(message=message, user=request.user)
-        return TurnOpened(turn, message_body(turn))
+        return TurnOpened(turn, message_body)
 
 
 class MessageStopAPIView(APIView):
