@@ -7,8 +7,11 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import selectors
 from accounts.serializers import (
+    AccountDeleteSerializer,
     MeSerializer,
+    ProfileSerializer,
     SignupResponseSerializer,
     SignupSerializer,
     TokenRequestSerializer,
@@ -16,22 +19,32 @@ from accounts.serializers import (
 )
 from accounts.services import (
     user_create,
+    user_delete,
     user_public_name_set,
     user_token_delete,
     user_token_get_or_create,
+    user_usage_carry_over,
 )
 from accounts.throttling import (
-    LOGIN_GROUP,
+    AuthRateExceeded,
     SignupCapReached,
-    auth_ratelimit,
+    auth_rate_consume,
     signup_daily_check,
     signup_daily_count,
 )
+from coach.selectors import quota_get
 from project.schema import VALIDATION_ERROR_SCHEMA
 from sessions_app.serializers import ErrorSerializer
 
 
-@auth_ratelimit("accounts.signup")
+def _consume(request, *, action: str, key: str | None = None, dry_run: bool = False) -> None:
+    """allauth's rate limit for `action`, shared with the site's pages; a 429 past it."""
+    try:
+        auth_rate_consume(request, action=action, key=key, dry_run=dry_run)
+    except AuthRateExceeded as exc:
+        raise Throttled(wait=exc.retry_after, detail=str(exc)) from exc
+
+
 class SignupAPIView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -53,6 +66,7 @@ class SignupAPIView(APIView):
         },
     )
     def post(self, request):
+        _consume(request, action="signup")
         try:
             signup_daily_check(request)
         except SignupCapReached as exc:
@@ -62,6 +76,7 @@ class SignupAPIView(APIView):
         # A username taken by a concurrent sign-up comes back as a ValidationError: 400.
         user = user_create(**serializer.validated_data)
         signup_daily_count(request)
+        user_usage_carry_over(user=user)
         token = user_token_get_or_create(user=user)
         body = {
             "id": user.id,
@@ -72,7 +87,6 @@ class SignupAPIView(APIView):
         return Response(SignupResponseSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
-@auth_ratelimit(LOGIN_GROUP)
 class TokenAPIView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -92,10 +106,15 @@ class TokenAPIView(APIView):
         },
     )
     def post(self, request):
+        _consume(request, action="login")
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        username = serializer.validated_data["username"]
+        key = username.casefold()
+        _consume(request, action="login_failed", key=key, dry_run=True)
         user = authenticate(request, **serializer.validated_data)
         if user is None:
+            _consume(request, action="login_failed", key=key)
             return Response(
                 {"detail": _("Unable to log in with the given username and password.")},
                 status=status.HTTP_400_BAD_REQUEST,
@@ -131,3 +150,55 @@ class MeAPIView(APIView):
                 user=request.user, display_name=serializer.validated_data["display_name"]
             )
         return Response(MeSerializer(request.user).data)
+
+
+class ProfileAPIView(APIView):
+    """The logged-in member: public profile, ways to log in, today's requests; or delete
+    the account (as the account page does)."""
+
+    permission_classes = [IsAuthenticated]
+
+    def _profile(self, request):
+        user = request.user
+        data = {
+            "id": user.id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "public_name": user.public_name,
+            "email": user.email,
+            "email_verified": selectors.user_has_verified_email(user=user),
+            "has_password": user.has_usable_password(),
+            "connections": selectors.user_connections(user=user),
+            "quota": quota_get(user=user),
+        }
+        return ProfileSerializer(data).data
+
+    @extend_schema(responses={200: ProfileSerializer})
+    def get(self, request):
+        return Response(self._profile(request))
+
+    @extend_schema(request=MeSerializer, responses={200: ProfileSerializer})
+    def patch(self, request):
+        serializer = MeSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if "display_name" in serializer.validated_data:
+            user_public_name_set(
+                user=request.user, display_name=serializer.validated_data["display_name"]
+            )
+        return Response(self._profile(request))
+
+    @extend_schema(
+        request=AccountDeleteSerializer,
+        responses={
+            204: OpenApiResponse(description="The account and everything in it are deleted."),
+            400: OpenApiResponse(
+                VALIDATION_ERROR_SCHEMA,
+                description="`confirm` is missing or is not your login name; nothing is deleted.",
+            ),
+        },
+    )
+    def delete(self, request):
+        serializer = AccountDeleteSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        user_delete(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

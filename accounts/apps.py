@@ -10,7 +10,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        from accounts import checks  # noqa: F401  (registers system checks)
+        from accounts import checks, signals  # noqa: F401  (registers checks and receivers)
         from accounts.throttling import throttle_admin_login
 
         # The admin's login is a password form like ours: throttle it the same way.

@@ -20,3 +20,22 @@ def check_shared_cache(app_configs, **kwargs):
             id="stepwise.I001" if settings.DEBUG else "stepwise.W001",
         )
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_email_backend(app_configs, **kwargs):
+    """With debug off, password-reset links must reach people, not the server's log."""
+    if settings.DEBUG or "console" not in settings.EMAIL_BACKEND:
+        return []
+    return [
+        # Info, not a warning: a site may choose to run without mail; the release step
+        # prints it either way.
+        checks.Info(
+            _(
+                "Email is printed to the console: password resets and address confirmations "
+                "never reach anyone."
+            ),
+            hint=_("Set EMAIL_URL (smtp://user:password@host:587) or EMAIL_HOST and friends."),
+            id="stepwise.I002",
+        )
+    ]

@@ -47,3 +47,29 @@ class User(AbstractUser):
     @property
     def default_public_name(self) -> str:
         return gettext("Member %(code)s") % {"code": default_public_name_code(self.pk)}
+
+
+class DeletedAccountUsage(models.Model):
+    """Model requests made today by an account that was deleted today.
+
+    Kept so that deleting the account and signing up again does not reset the daily
+    limit: a new account whose email address, social login or login name matches
+    starts the day with this count. Only keyed hashes are kept (never the address or
+    the name), and only for the day: older rows are removed (accounts.services).
+    """
+
+    day = models.DateField(_("day"))
+    identity = models.CharField(_("identity hash"), max_length=64)
+    count = models.PositiveIntegerField(_("requests"), default=0)
+
+    class Meta:
+        verbose_name = _("usage of a deleted account")
+        verbose_name_plural = _("usage of deleted accounts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "identity"], name="deleted_usage_one_row_per_identity_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.count}"

@@ -89,3 +89,45 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class ConnectionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    provider = serializers.CharField(help_text=_("github or kakao."))
+    label = serializers.CharField(help_text=_("The login or nickname at the provider."))
+
+
+class ProfileQuotaSerializer(serializers.Serializer):
+    limit = serializers.IntegerField()
+    used = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    resets_at = serializers.DateTimeField()
+
+
+class ProfileSerializer(serializers.Serializer):
+    """The logged-in member's own account (GET /api/me/): only they see it."""
+
+    id = serializers.IntegerField()
+    username = serializers.CharField(help_text=_("Your login name (private)."))
+    display_name = serializers.CharField(help_text=_("Your chosen public name, or empty."))
+    public_name = serializers.CharField(help_text=_("What public pages and the API show for you."))
+    email = serializers.CharField(help_text=_("Private: never shown publicly. May be empty."))
+    email_verified = serializers.BooleanField()
+    has_password = serializers.BooleanField(
+        help_text=_("False after a sign-up with GitHub or Kakao until you set one.")
+    )
+    connections = ConnectionSerializer(many=True)
+    quota = ProfileQuotaSerializer(help_text=_("Today's model requests."))
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    confirm = StrictCharField(
+        max_length=150, help_text=_("Your login name, to confirm that the account goes.")
+    )
+
+    def validate_confirm(self, value: str) -> str:
+        if value.strip().casefold() != self.context["user"].username.casefold():
+            raise serializers.ValidationError(
+                _("That is not your login name. Nothing was deleted.")
+            )
+        return value

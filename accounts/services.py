@@ -1,3 +1,5 @@
+import hashlib
+import hmac
 import re
 import unicodedata
 
@@ -10,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 
 from accounts import selectors
-from accounts.models import User
+from accounts.models import DeletedAccountUsage, User
 
 PUBLIC_NAME_MAX_LENGTH = 40
 
@@ -123,3 +125,69 @@ def user_token_get_or_create(*, user: User) -> Token:
 
 def user_token_delete(*, user: User) -> None:
     Token.objects.filter(user=user).delete()
+
+
+# --- Deleting an account -------------------------------------------------------------
+
+
+def _identity_hash(kind: str, value: str) -> str:
+    message = f"{kind}:{value.strip().casefold()}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def user_identities(*, user: User) -> set[str]:
+    """Keyed hashes of what identifies the person behind an account: its login name, its
+    email addresses and its social logins (provider and the provider's id)."""
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount
+
+    found = {_identity_hash("username", user.username)}
+    emails = set(EmailAddress.objects.filter(user=user).values_list("email", flat=True))
+    if user.email:
+        emails.add(user.email)
+    found |= {_identity_hash("email", email) for email in emails}
+    for provider, uid in SocialAccount.objects.filter(user=user).values_list("provider", "uid"):
+        found.add(_identity_hash("social", f"{provider}:{uid}"))
+    return found
+
+
+def user_delete(*, user: User) -> None:
+    """Delete the account with its sessions, messages, API tokens, email addresses and
+    social logins. Today's count of model requests is kept under the account's identity
+    hashes (DeletedAccountUsage), so that signing up again does not reset the limit."""
+    from coach.models import DailyUsage
+    from coach.quota import quota_day
+
+    day = quota_day()
+    used = DailyUsage.objects.filter(user=user, day=day).values_list("count", flat=True).first()
+    identities = user_identities(user=user) if used else set()
+    with transaction.atomic():
+        DeletedAccountUsage.objects.filter(day__lt=day).delete()
+        for identity in identities:
+            row, created = DeletedAccountUsage.objects.select_for_update().get_or_create(
+                day=day, identity=identity, defaults={"count": used}
+            )
+            if not created and row.count < used:
+                row.count = used
+                row.save(update_fields=["count"])
+        user.delete()
+
+
+def user_usage_carry_over(*, user: User) -> int:
+    """Start a new account's day with the requests a deleted account with the same
+    identity made today; returns that count (0 when there is none)."""
+    from coach.models import DailyUsage
+    from coach.quota import quota_day
+
+    day = quota_day()
+    carried = (
+        DeletedAccountUsage.objects.filter(day=day, identity__in=user_identities(user=user))
+        .order_by("-count")
+        .values_list("count", flat=True)
+        .first()
+    )
+    if not carried:
+        return 0
+    DailyUsage.objects.bulk_create([DailyUsage(user=user, day=day, count=0)], ignore_conflicts=True)
+    DailyUsage.objects.filter(user=user, day=day, count__lt=carried).update(count=carried)
+    return carried

@@ -1,44 +1,64 @@
 """Per-address throttling of login and sign-up, counted in the shared cache.
 
-- Login and sign-up POSTs: AUTH_RATE per client address (django-ratelimit), the admin's
-  login included (it shares the site login's count).
+- Login and sign-up: allauth's rate limits (ACCOUNT_RATE_LIMITS, from STEPWISE_AUTH_RATE)
+  on the site's pages; the token API and the admin's login count against the same
+  limits through `auth_rate_consume`.
 - Sign-ups: at most SIGNUP_DAILY_LIMIT new accounts a day per address, an IPv6 address
   counting as its /64 network (one subscriber's usual allocation).
 """
 
+import functools
 import ipaddress
 import time
 
+from allauth.core import ratelimit
 from django.conf import settings
 from django.core.cache import cache
-from django.utils.decorators import method_decorator
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from django_ratelimit.decorators import ratelimit
 
+from project.errors import too_many_requests_response
 from project.http import client_ip
 
-LOGIN_GROUP = "accounts.login"
 SIGNUP_DAY = 24 * 60 * 60
 DEFAULT_SIGNUP_DAILY_LIMIT = 20
 
 
-def _auth_rate(_group, _request) -> str:
-    return settings.AUTH_RATE
+class AuthRateExceeded(Exception):
+    """Too many logins or sign-ups from this address; `str(exc)` is for the person."""
+
+    retry_after = 60
+
+    def __init__(self) -> None:
+        super().__init__(auth_rate_message())
 
 
-def auth_ratelimit(group: str):
-    """Throttle POSTs to a class-based view; past the rate Ratelimited becomes a 429."""
-    return method_decorator(
-        ratelimit(group=group, key="ip", rate=_auth_rate, method="POST"), name="dispatch"
-    )
+def auth_rate_message() -> str:
+    return _("Too many attempts from your address. Please wait a minute and try again.")
+
+
+def auth_rate_consume(
+    request: HttpRequest, *, action: str, key: str | None = None, dry_run: bool = False
+) -> None:
+    """Count one `action` ("login", "login_failed", "signup") for this address in allauth's
+    rate limits, or raise AuthRateExceeded. `key` is the login name for failed logins;
+    `dry_run` only checks (a failed login is counted once it has failed)."""
+    if not ratelimit.consume(request, action=action, key=key, dry_run=dry_run):
+        raise AuthRateExceeded
 
 
 def admin_login_ratelimited(login_view):
-    """The admin's login view, throttled like the site's login (and counted with it).
+    """The admin's login view, throttled like the site's login (and counted with it)."""
 
-    Wraps AdminSite.login; Ratelimited raised here becomes project.middleware's 429.
-    """
-    wrapped = ratelimit(group=LOGIN_GROUP, key="ip", rate=_auth_rate, method="POST")(login_view)
+    @functools.wraps(login_view)
+    def wrapped(request, *args, **kwargs):
+        if request.method == "POST":
+            try:
+                auth_rate_consume(request, action="login")
+            except AuthRateExceeded as exc:
+                return too_many_requests_response(request, str(exc), exc.retry_after)
+        return login_view(request, *args, **kwargs)
+
     wrapped.stepwise_ratelimited = True
     return wrapped
 
@@ -118,3 +138,7 @@ def signup_daily_count(request) -> None:
             cache.incr(count_key)
         except ValueError:  # expired between add and incr: this one starts a new day
             cache.add(count_key, 1, SIGNUP_DAY)
+
+
+def signup_refused_response(request: HttpRequest, exc: SignupCapReached) -> HttpResponse:
+    return too_many_requests_response(request, str(exc), exc.retry_after)

@@ -1,26 +1,22 @@
 from urllib.parse import urlsplit
 
+from allauth.account import views as allauth_views
+from allauth.socialaccount import views as social_views
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.shortcuts import render
+from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
-from accounts.forms import PublicNameForm, SignupForm
-from accounts.services import user_create, user_public_name_set
-from accounts.throttling import (
-    LOGIN_GROUP,
-    SignupCapReached,
-    auth_ratelimit,
-    signup_daily_check,
-    signup_daily_count,
-)
+from accounts import selectors
+from accounts.forms import AccountDeleteForm, PublicNameForm
+from accounts.services import user_delete, user_public_name_set
 
 
 def safe_next_url(request, fallback: str = settings.LOGIN_REDIRECT_URL) -> str:
@@ -54,63 +50,47 @@ def signup_reason(next_url: str) -> str:
     return _("Create an account to continue.")
 
 
-@auth_ratelimit(LOGIN_GROUP)
-class LoginView(auth_views.LoginView):
-    template_name = "accounts/login.html"
-    redirect_authenticated_user = True
+class NextReasonMixin:
+    """The checked `next` (same-site only) and why the person was sent here."""
+
+    reason_for = staticmethod(login_reason)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        # `next` is already checked: Django's LoginView keeps only a same-site target.
-        context["reason"] = login_reason(context.get("next") or "")
+        context["next"] = safe_next_url(self.request, fallback="")
+        context["reason"] = self.reason_for(context["next"])
         return context
+
+
+class LoginView(NextReasonMixin, allauth_views.LoginView):
+    """allauth's login (rate-limited per address, failed attempts per name too), on our page."""
+
+    template_name = "accounts/login.html"
 
 
 class LogoutView(auth_views.LogoutView):
     """POST only (Django's default): a link or an image cannot log anyone out."""
 
 
-@auth_ratelimit("accounts.signup")
-class SignupView(FormView):
-    template_name = "accounts/signup.html"
-    form_class = SignupForm
+class SignupView(NextReasonMixin, allauth_views.SignupView):
+    """allauth's sign-up with our public name; the day's cap per address is checked by
+    the adapter and counted when the account is made (accounts.signals)."""
 
-    def post(self, request, *args, **kwargs):
-        try:
-            signup_daily_check(request)
-        except SignupCapReached as exc:
-            response = render(request, "429.html", {"message": str(exc)}, status=429)
-            response["Retry-After"] = str(exc.retry_after)
-            return response
-        return super().post(request, *args, **kwargs)
+    template_name = "accounts/signup.html"
+    reason_for = staticmethod(signup_reason)
 
     def form_valid(self, form):
         try:
-            user = user_create(
-                username=form.cleaned_data["username"],
-                password=form.cleaned_data["password1"],
-                email=form.cleaned_data.get("email") or "",
-                display_name=form.cleaned_data.get("display_name") or "",
-            )
-        except ValidationError as exc:
-            # Taken by a concurrent sign-up since the form's check: the same field error.
+            return super().form_valid(form)
+        except ValidationError as exc:  # the name was taken since the form's check
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
             return self.form_invalid(form)
-        signup_daily_count(self.request)
-        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
-        self.success_url = safe_next_url(self.request)
-        return super().form_valid(form)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["next"] = safe_next_url(self.request, fallback="")
-        context["reason"] = signup_reason(context["next"])
-        return context
 
 
 class AccountView(LoginRequiredMixin, FormView):
-    """The member's own account: the public name, and the way to their sessions."""
+    """The member's own account: public name, ways to log in, password, today's requests,
+    and the way out."""
 
     template_name = "accounts/account.html"
     form_class = PublicNameForm
@@ -124,6 +104,11 @@ class AccountView(LoginRequiredMixin, FormView):
     def get_initial(self):
         return {"display_name": self.request.user.display_name}
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(selectors.account_overview(user=self.request.user, request=self.request))
+        return context
+
     def form_valid(self, form):
         user_public_name_set(user=self.request.user, display_name=form.cleaned_data["display_name"])
         messages.success(
@@ -131,3 +116,43 @@ class AccountView(LoginRequiredMixin, FormView):
             _("Your public name is now “%(name)s”.") % {"name": self.request.user.public_name},
         )
         return super().form_valid(form)
+
+
+class AccountDeleteView(LoginRequiredMixin, FormView):
+    """Deleting the account: the person types their login name, then everything goes."""
+
+    template_name = "accounts/delete.html"
+    form_class = AccountDeleteForm
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["session_count"] = self.request.user.coaching_sessions.count()
+        return context
+
+    def form_valid(self, form):
+        user = self.request.user
+        logout(self.request)
+        user_delete(user=user)
+        messages.success(self.request, _("Your account and everything in it were deleted."))
+        return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+def account_me_redirect(request):
+    """The account page moved from /accounts/me/ to /accounts/."""
+    return redirect("accounts:account", permanent=True)
+
+
+class ConnectionsView(social_views.ConnectionsView):
+    """allauth's disconnect form, answered on the account page. The last way to log in
+    cannot be removed (allauth's rule: a social login goes only while a password or
+    another social login is left)."""
+
+    success_url = reverse_lazy("accounts:account")
+
+    def get(self, request, *args, **kwargs):
+        return redirect("accounts:account")

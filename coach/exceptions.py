@@ -24,3 +24,23 @@ class SiteBudgetExceeded(QuotaExceeded):
         self.limit = limit
         self.resets_at = resets_at
         Exception.__init__(self, site_budget_exhausted_message(resets_at=resets_at))
+
+
+class EmailNotVerified(QuotaExceeded):
+    """COACH_REQUIRE_VERIFIED_EMAIL is on and the member has no verified email address
+    yet: no model request until they follow the link we mailed. A 403, not a limit."""
+
+    status_code = 403
+
+    def __init__(self, *, limit: int, resets_at: dt.datetime):
+        from django.utils.translation import gettext
+
+        self.limit = limit
+        self.resets_at = resets_at
+        Exception.__init__(
+            self,
+            gettext(
+                "Confirm your email address before asking a coach: follow the link we "
+                "mailed you, or add an address on your account page."
+            ),
+        )

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.db.models import F
 
 from accounts.models import User
-from coach.exceptions import QuotaExceeded, SiteBudgetExceeded
+from accounts.selectors import user_has_verified_email
+from coach.exceptions import EmailNotVerified, QuotaExceeded, SiteBudgetExceeded
 from coach.models import DailyUsage, SiteUsage
 from coach.quota import (
     Reservation,
@@ -27,6 +28,8 @@ def quota_reserve(*, user: User) -> Reservation:
     """
     day = quota_day()
     limit = daily_limit()
+    if settings.COACH_REQUIRE_VERIFIED_EMAIL and not user_has_verified_email(user=user):
+        raise EmailNotVerified(limit=limit, resets_at=quota_resets_at(day))
     DailyUsage.objects.bulk_create([DailyUsage(user=user, day=day, count=0)], ignore_conflicts=True)
     taken = DailyUsage.objects.filter(user=user, day=day, count__lt=limit).update(
         count=F("count") + 1

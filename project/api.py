@@ -13,7 +13,7 @@ from rest_framework.fields import DateTimeField
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from coach.exceptions import QuotaExceeded
+from coach.exceptions import EmailNotVerified, QuotaExceeded
 from sessions_app.exceptions import (
     NothingToContinue,
     NothingToRegenerate,
@@ -50,6 +50,8 @@ def rate_limit_headers(*, limit: int, remaining: int, resets_at: dt.datetime) ->
 
 def exception_handler(exc, context):
     """Our domain exceptions as HTTP answers; everything else as DRF does it."""
+    if isinstance(exc, EmailNotVerified):  # not a limit: nothing to wait for
+        return Response({"detail": str(exc)}, status=exc.status_code)
     if isinstance(exc, QuotaExceeded):  # the user's limit (429) or the site's budget (503)
         headers = rate_limit_headers(limit=exc.limit, remaining=0, resets_at=exc.resets_at)
         headers["Retry-After"] = headers["RateLimit-Reset"]

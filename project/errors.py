@@ -54,3 +54,22 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return render(request, "error.html", context, status=500)
     except Exception:  # the page of last resort must not fail
         return HttpResponse(message, status=500, content_type="text/plain; charset=utf-8")
+
+
+def too_many_requests_response(
+    request: HttpRequest, message: str, retry_after: int
+) -> HttpResponse:
+    """A 429 for a page or the API, saying why and how many seconds to wait."""
+    if wants_json(request):
+        response: HttpResponse = JsonResponse({"detail": message}, status=429)
+    else:
+        response = render(request, "429.html", {"message": message}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def too_many_requests(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """allauth's rate limits (login, sign-up, password reset) answer through this
+    (handler429 in project/urls.py)."""
+    message = _("Too many attempts from your address. Please wait a minute and try again.")
+    return too_many_requests_response(request, message, 60)

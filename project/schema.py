@@ -98,3 +98,4 @@ class AutoSchema(_CommonResponses, openapi.AutoSchema):
             # No anonymous alternative where an anonymous caller is refused.
             operation["security"] = [scheme for scheme in operation["security"] if scheme]
         return operation
+

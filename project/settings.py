@@ -102,6 +102,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "formtools",
     "csp",
+    "corsheaders",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.kakao",
+    "allauth.headless",
     "accounts",
     "coach",
     "sessions_app",
@@ -113,11 +120,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before CommonMiddleware, so that a cross-origin preflight is answered first.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # django-ratelimit's own middleware is sync-only; ours turns Ratelimited into a 429.
@@ -241,9 +251,112 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
-# Login and sign-up throttling per client IP (django-ratelimit); past the rate,
-# project.middleware.RatelimitMiddleware answers with ratelimited_view's 429.
-AUTH_RATE = os.environ.get("STEPWISE_AUTH_RATE", "10/m")
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # the admin, the token API
+    "allauth.account.auth_backends.AuthenticationBackend",  # the site's pages, social login
+]
+
+# --- Accounts (django-allauth) -------------------------------------------------
+# Username and password as before, or GitHub / Kakao (docs/accounts.md). Our adapters
+# (accounts/adapters.py) keep our rules: same-site `next` only, the public name, the
+# daily sign-up cap, the client address behind proxies.
+
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_USER_MODEL_EMAIL_FIELD = "email"
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# "none", "optional" (a link is mailed, nothing waits for it) or "mandatory" (no login
+# before the link is followed). COACH_REQUIRE_VERIFIED_EMAIL asks for a verified address
+# before a member's first model request, whichever this is.
+ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optional").strip()
+if ACCOUNT_EMAIL_VERIFICATION not in {"none", "optional", "mandatory"}:
+    raise ImproperlyConfigured(
+        "ACCOUNT_EMAIL_VERIFICATION must be none, optional or mandatory, "
+        f"got {ACCOUNT_EMAIL_VERIFICATION!r}."
+    )
+COACH_REQUIRE_VERIFIED_EMAIL = env_bool(
+    "COACH_REQUIRE_VERIFIED_EMAIL", ACCOUNT_EMAIL_VERIFICATION == "mandatory"
+)
+if ACCOUNT_EMAIL_VERIFICATION == "mandatory":
+    ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Stepwise] "
+
+
+# Login and sign-up throttling per client address, in the shared cache (allauth's rate
+# limits); past a rate, a 429 (project.errors.too_many_requests). STEPWISE_AUTH_RATE is
+# the per-address rate of logins and sign-ups; failed logins also count per login name.
+def auth_rate_limits(rate: str) -> dict[str, str]:
+    """allauth's rate limits with `rate` ("10/m") per address for logins and sign-ups."""
+    return {
+        "login": f"{rate}/ip",
+        "login_failed": f"{rate}/ip,5/5m/key",
+        "signup": f"{rate}/ip",
+        "reset_password": "5/m/ip,3/m/key",
+        "reset_password_from_key": "20/m/ip",
+        "change_password": "5/m/user",
+        "manage_email": "10/m/user",
+        "confirm_email": "1/3m/key",
+        "reauthenticate": "10/m/user",
+    }
+
+
+ACCOUNT_RATE_LIMITS = auth_rate_limits(os.environ.get("STEPWISE_AUTH_RATE", "10/m").strip())
+
+# Social login: a provider's button shows only when it has an app, from these variables
+# or from the admin (Social applications). The email a provider reports is stored, never
+# shown; it joins an existing account only when the provider says it is verified.
+SOCIALACCOUNT_PROVIDERS: dict = {
+    "github": {"SCOPE": ["read:user", "user:email"], "VERIFIED_EMAIL": False},
+    # Kakao: ask for the consent items profile_nickname and account_email.
+    "kakao": {"SCOPE": ["profile_nickname", "account_email"]},
+}
+if os.environ.get("GITHUB_URL", "").strip():  # GitHub Enterprise
+    SOCIALACCOUNT_PROVIDERS["github"]["GITHUB_URL"] = os.environ["GITHUB_URL"].strip()
+for _provider, _prefix in (("github", "GITHUB"), ("kakao", "KAKAO")):
+    _client_id = os.environ.get(f"{_prefix}_CLIENT_ID", "").strip()
+    if _client_id:
+        SOCIALACCOUNT_PROVIDERS[_provider]["APPS"] = [
+            {"client_id": _client_id, "secret": os.environ.get(f"{_prefix}_CLIENT_SECRET", "")}
+        ]
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+
+# allauth's headless API for front ends on another origin: the "app" client, which
+# sends `X-Session-Token`; DRF accepts that token too (REST_FRAMEWORK below).
+HEADLESS_CLIENTS = ("app",)
+HEADLESS_ONLY = False
+HEADLESS_SERVE_SPECIFICATION = True
+
+# Cross-origin front ends (django-cors-headers): only the API and the headless API, and
+# only for the origins listed. Nothing is allowed cross-origin by default.
+CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/(api|_allauth)/.*$"
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "last-event-id",
+    "user-agent",
+    "x-csrftoken",
+    "x-requested-with",
+    "x-session-token",
+)
+CORS_EXPOSE_HEADERS = ["Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]
+
 # Sign-ups per client address per day (an IPv6 address counts as its /64); 0 turns it off.
 SIGNUP_DAILY_LIMIT = env_int("STEPWISE_SIGNUP_DAILY_LIMIT", 20)
 # Where the admin lives; its login is throttled like the site's wherever it is.
@@ -256,6 +369,31 @@ REPORT_RATES = [
     if rate.strip()
 ]
 RATELIMIT_IP_META_KEY = "project.http.client_ip"
+
+# --- Email ------------------------------------------------------------------
+# Password resets and address confirmations. Locally they are printed on the console;
+# a deployment sets EMAIL_URL (smtp://user:password@host:587, smtp+ssl://...:465) or the
+# usual EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS.
+
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Stepwise <noreply@localhost>")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+if os.environ.get("EMAIL_URL", "").strip():
+    from project.email import email_settings_from_url
+
+    globals().update(email_settings_from_url(os.environ["EMAIL_URL"].strip()))
+elif os.environ.get("EMAIL_HOST", "").strip():
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["EMAIL_HOST"].strip()
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+else:
+    EMAIL_BACKEND = os.environ.get(
+        "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+    ).strip()
 
 # --- I18n -------------------------------------------------------------------
 
@@ -344,6 +482,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so that an anonymous request gets 401 with WWW-Authenticate.
         "rest_framework.authentication.TokenAuthentication",
+        # The session token of allauth's headless API (X-Session-Token).
+        "allauth.headless.contrib.rest_framework.authentication.XSessionTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every view states its own permissions; this default refuses anything that forgets.

@@ -2,6 +2,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from conftest import PASSWORD
+from project.settings import auth_rate_limits
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,7 @@ def test_logout_api_anonymous_refused(api_client):
 
 
 def test_token_api_throttled(api_client, user, settings):
-    settings.AUTH_RATE = "2/m"
+    settings.ACCOUNT_RATE_LIMITS = auth_rate_limits("2/m")
     for _ in range(2):
         api_client.post(
             "/api/auth/token/", {"username": user.username, "password": "x"}, format="json"
@@ -85,7 +86,7 @@ def test_token_api_throttled(api_client, user, settings):
 
 
 def test_signup_api_throttled(api_client, settings):
-    settings.AUTH_RATE = "1/m"
+    settings.ACCOUNT_RATE_LIMITS = auth_rate_limits("1/m")
     api_client.post("/api/auth/signup/", {"username": "a1", "password": PASSWORD}, format="json")
     response = api_client.post(
         "/api/auth/signup/", {"username": "a2", "password": PASSWORD}, format="json"

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from conftest import PASSWORD
+from project.settings import auth_rate_limits
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def test_signup_page_keeps_input_and_shows_errors(client, django_user_model):
     )
     assert response.status_code == 200
     assert b'value="newbie"' in response.content
-    assert response.context["form"].errors["password2"]
+    assert response.context["form"].errors["password1"]
     assert not django_user_model.objects.filter(username="newbie").exists()
 
 
@@ -44,7 +45,7 @@ def test_signup_honours_safe_next(client):
 
 
 def test_login_and_logout(client, user):
-    response = client.post(LOGIN, {"username": user.username, "password": PASSWORD})
+    response = client.post(LOGIN, {"login": user.username, "password": PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert client.session.get("_auth_user_id") == str(user.pk)
@@ -56,7 +57,7 @@ def test_login_and_logout(client, user):
 
 
 def test_login_wrong_password_shows_error(client, user):
-    response = client.post(LOGIN, {"username": user.username, "password": "wrong"})
+    response = client.post(LOGIN, {"login": user.username, "password": "wrong"})
     assert response.status_code == 200
     assert response.context["form"].non_field_errors()
 
@@ -64,7 +65,7 @@ def test_login_wrong_password_shows_error(client, user):
 @pytest.mark.parametrize("target", ["/sessions/new/", "/sessions/1/?tab=chat"])
 def test_login_honours_same_site_next(client, user, target):
     response = client.post(
-        f"{LOGIN}?next={target}", {"username": user.username, "password": PASSWORD, "next": target}
+        f"{LOGIN}?next={target}", {"login": user.username, "password": PASSWORD, "next": target}
     )
     assert response["Location"] == target
 
@@ -84,7 +85,7 @@ def test_login_honours_same_site_next(client, user, target):
     ],
 )
 def test_login_refuses_open_redirects(client, user, target):
-    response = client.post(LOGIN, {"username": user.username, "password": PASSWORD, "next": target})
+    response = client.post(LOGIN, {"login": user.username, "password": PASSWORD, "next": target})
     assert response.status_code == 302
     assert response["Location"] == "/"
 
@@ -107,22 +108,22 @@ def test_login_required_page_redirects_with_next(client):
 
 
 def test_login_page_throttled_per_ip(client, user, settings):
-    settings.AUTH_RATE = "3/m"
+    settings.ACCOUNT_RATE_LIMITS = auth_rate_limits("3/m")
     for _ in range(3):
-        assert client.post(LOGIN, {"username": user.username, "password": "x"}).status_code == 200
-    response = client.post(LOGIN, {"username": user.username, "password": PASSWORD})
+        assert client.post(LOGIN, {"login": user.username, "password": "x"}).status_code == 200
+    response = client.post(LOGIN, {"login": user.username, "password": PASSWORD})
     assert response.status_code == 429
     assert b"Too many attempts" in response.content
     assert "_auth_user_id" not in client.session
     # Another address is not affected.
     other = client.post(
-        LOGIN, {"username": user.username, "password": PASSWORD}, REMOTE_ADDR="10.9.9.9"
+        LOGIN, {"login": user.username, "password": PASSWORD}, REMOTE_ADDR="10.9.9.9"
     )
     assert other.status_code == 302
 
 
 def test_signup_page_throttled(client, settings, django_user_model):
-    settings.AUTH_RATE = "2/m"
+    settings.ACCOUNT_RATE_LIMITS = auth_rate_limits("2/m")
     for i in range(2):
         client.post("/accounts/signup/", {"username": f"u{i}", "password1": "1", "password2": "1"})
     response = client.post(
@@ -133,7 +134,7 @@ def test_signup_page_throttled(client, settings, django_user_model):
 
 
 def test_login_page_get_is_not_throttled(client, settings):
-    settings.AUTH_RATE = "1/m"
+    settings.ACCOUNT_RATE_LIMITS = auth_rate_limits("1/m")
     for _ in range(3):
         assert client.get(reverse("accounts:login")).status_code == 200
 
@@ -246,7 +247,7 @@ def test_signup_page_daily_cap(client, settings, django_user_model):
 
 # --- The account page ---------------------------------------------------------------------------
 
-ACCOUNT = "/accounts/me/"
+ACCOUNT = "/accounts/"
 
 
 def test_account_page_needs_login(client):
@@ -299,7 +300,7 @@ def test_header_menu_links_to_the_account_page(user_client):
 
 
 def test_admin_login_is_throttled(client, staff, settings):
-    settings.AUTH_RATE = "2/m"
+    settings.ACCOUNT_RATE_LIMITS = auth_rate_limits("2/m")
     url = reverse("admin:login")
     for _ in range(2):
         assert client.post(url, {"username": staff.username, "password": "x"}).status_code == 200
@@ -315,15 +316,15 @@ def test_admin_login_is_throttled(client, staff, settings):
 
 
 def test_admin_and_site_login_share_one_count(client, user, settings):
-    settings.AUTH_RATE = "2/m"
-    client.post(LOGIN, {"username": user.username, "password": "x"})
+    settings.ACCOUNT_RATE_LIMITS = auth_rate_limits("2/m")
+    client.post(LOGIN, {"login": user.username, "password": "x"})
     client.post(reverse("admin:login"), {"username": user.username, "password": "x"})
-    assert client.post(LOGIN, {"username": user.username, "password": "x"}).status_code == 429
+    assert client.post(LOGIN, {"login": user.username, "password": "x"}).status_code == 429
 
 
 @pytest.mark.urls("accounts.tests.urls_moved_admin")
 def test_admin_login_is_throttled_where_the_admin_moves(client, staff, settings):
-    settings.AUTH_RATE = "1/m"
+    settings.ACCOUNT_RATE_LIMITS = auth_rate_limits("1/m")
     url = reverse("admin:login")
     assert url == "/backstage-7f3a/login/"
     client.post(url, {"username": staff.username, "password": "x"})

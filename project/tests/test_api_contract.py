@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
+from project.settings import auth_rate_limits
 from sessions_app.tests.conftest import asgi_live_server  # noqa: F401 - the fixture
 from sessions_app.tests.sse import parse_block
 
@@ -146,7 +147,7 @@ def open_limits(settings):
     settings.COACH_SESSION_MAX_TURNS = 1_000_000
     settings.COACH_SITE_DAILY_LIMIT = 10_000_000
     settings.API_THROTTLE_RATES = {"anon": "1000000/min", "user": "1000000/min"}
-    settings.AUTH_RATE = "1000000/m"
+    settings.ACCOUNT_RATE_LIMITS = auth_rate_limits("1000000/m")
     settings.SIGNUP_DAILY_LIMIT = 0
     settings.REPORT_RATES = ["1000000/h"]
 

@@ -56,7 +56,8 @@ RULES: dict[str, dict[str, tuple[dict | None, dict[str, int]]]] = {
         "GET": (None, owner_only(LOGIN, 200)),
         "POST": ({}, owner_only(LOGIN, 302)),
     },
-    "accounts:signup": {"GET": (None, same(200)), "POST": ({}, same(200))},
+    # A member who is logged in is sent on from the login and sign-up pages (allauth).
+    "accounts:signup": {"GET": (None, members(200, 302)), "POST": ({}, members(200, 302))},
     "accounts:login": {"GET": (None, members(200, 302)), "POST": ({}, members(200, 302))},
     "accounts:logout": {"GET": (None, same(405)), "POST": ({}, same(302))},
     # API
@@ -111,6 +112,111 @@ RULES: dict[str, dict[str, tuple[dict | None, dict[str, int]]]] = {
         "PUT": ({}, members(401, 405)),
         "POST": ({}, members(401, 405)),
     },
+    "accounts:account-old": {"GET": (None, same(301)), "POST": ({}, same(301))},
+    "accounts:delete": {
+        "GET": (None, members(LOGIN, 200)),
+        "POST": ({}, members(LOGIN, 200)),  # the confirmation is missing: the form again
+    },
+    # Disconnecting a social login: the form answers on the account page; GET goes there.
+    "accounts:connections": {"GET": (None, same(302)), "POST": ({}, members(LOGIN, 200))},
+    "api-me": {
+        "GET": (None, members(401, 200)),
+        "PATCH": ({}, members(401, 200)),
+        "DELETE": ({}, members(401, 400)),  # no confirmation: nothing is deleted
+        "POST": ({}, members(401, 405)),
+    },
+    # allauth's pages. account_login, account_signup and account_logout are the same
+    # paths as ours above (ours come first and serve them).
+    "account_login": {"GET": (None, members(200, 302)), "POST": ({}, members(200, 302))},
+    "account_signup": {"GET": (None, members(200, 302)), "POST": ({}, members(200, 302))},
+    "account_logout": {"GET": (None, same(405)), "POST": ({}, same(302))},
+    "account_change_password": {
+        "GET": (None, members(LOGIN, 200)),
+        "POST": ({}, members(LOGIN, 200)),
+    },
+    # Only for an account without a password (a social sign-up); others go to "change".
+    "account_set_password": {"GET": (None, same(302)), "POST": ({}, same(302))},
+    "account_email": {"GET": (None, members(LOGIN, 200)), "POST": ({}, members(LOGIN, 302))},
+    "account_confirm_email": {"GET": (None, same(200)), "POST": ({}, same(404))},
+    "account_email_verification_sent": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "account_inactive": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "account_reset_password": {"GET": (None, same(200)), "POST": ({}, same(200))},
+    "account_reset_password_done": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "account_reset_password_from_key": {"GET": (None, same(200)), "POST": ({}, same(200))},
+    "account_reset_password_from_key_done": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "account_reauthenticate": {
+        "GET": (None, members(LOGIN, 200)),
+        "POST": ({}, members(LOGIN, 200)),
+    },
+    # Login and reauthentication by code are off: these send everyone on.
+    "account_confirm_login_code": {"GET": (None, same(302)), "POST": ({}, same(302))},
+    "account_confirm_reauthentication_code": {"GET": (None, same(302)), "POST": ({}, same(302))},
+    "account_request_reauthentication_code": {"GET": (None, same(302)), "POST": ({}, same(302))},
+    "socialaccount_connections": {"GET": (None, same(302)), "POST": ({}, members(LOGIN, 200))},
+    "socialaccount_login_cancelled": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "socialaccount_login_error": {"GET": (None, same(401)), "POST": ({}, same(405))},
+    # Only in the middle of a social sign-up; without one, back to the login page.
+    "socialaccount_signup": {"GET": (None, same(302)), "POST": ({}, same(302))},
+    # A provider without an app (none here) is not there.
+    "github_login": {"GET": (None, same(404)), "POST": ({}, same(404))},
+    "github_callback": {"GET": (None, same(404)), "POST": ({}, same(404))},
+    "kakao_login": {"GET": (None, same(404)), "POST": ({}, same(404))},
+    "kakao_callback": {"GET": (None, same(404)), "POST": ({}, same(404))},
+    # allauth's headless API, app client: it reads X-Session-Token, never the browser's
+    # session, so every role here is anonymous to it.
+    "headless:app:config": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "headless:app:account:login": {"GET": (None, same(405)), "POST": ({}, same(400))},
+    "headless:app:account:signup": {"GET": (None, same(405)), "POST": ({}, same(400))},
+    "headless:app:account:current_session": {"GET": (None, same(401)), "DELETE": ({}, same(401))},
+    "headless:app:account:change_password": {"GET": (None, same(401)), "POST": ({}, same(401))},
+    "headless:app:account:manage_email": {"GET": (None, same(401)), "POST": ({}, same(409))},
+    "headless:app:account:reauthenticate": {"GET": (None, same(401)), "POST": ({}, same(401))},
+    "headless:app:account:request_password_reset": {
+        "GET": (None, same(405)),
+        "POST": ({}, same(400)),
+    },
+    "headless:app:account:reset_password": {"GET": (None, same(400)), "POST": ({}, same(400))},
+    "headless:app:account:verify_email": {"GET": (None, same(400)), "POST": ({}, same(400))},
+    "headless:app:account:resend_email_verification_code": {
+        "GET": (None, same(405)),
+        "POST": ({}, same(409)),
+    },
+    "headless:app:account:confirm_login_code": {
+        "GET": (None, same(409)),
+        "POST": ({}, same(409)),
+    },
+    "headless:app:account:request_reauthentication_code": {
+        "GET": (None, same(401)),
+        "POST": ({}, same(401)),
+    },
+    "headless:app:account:confirm_reauthentication_code": {
+        "GET": (None, same(401)),
+        "POST": ({}, same(401)),
+    },
+    "headless:app:account:resend_reauthentication_code": {
+        "GET": (None, same(401)),
+        "POST": ({}, same(401)),
+    },
+    "headless:app:socialaccount:manage_providers": {
+        "GET": (None, same(401)),
+        "POST": ({}, same(401)),
+    },
+    "headless:app:socialaccount:provider_signup": {
+        "GET": (None, same(409)),
+        "POST": ({}, same(409)),
+    },
+    "headless:app:socialaccount:provider_token": {
+        "GET": (None, same(405)),
+        "POST": ({}, same(400)),
+    },
+    "headless:app:socialaccount:redirect_to_provider": {
+        "GET": (None, same(405)),
+        "POST": ({}, same(401)),
+    },
+    "headless:app:tokens:refresh": {"GET": (None, same(405)), "POST": ({}, same(400))},
+    "headless:openapi_html": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "headless:openapi_json": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "headless:openapi_yaml": {"GET": (None, same(200)), "POST": ({}, same(405))},
     # Crawlers: robots.txt and the sitemaps, public and read-only.
     "robots": {"GET": (None, same(200)), "POST": ({}, same(405))},
     "sitemap": {"GET": (None, same(200)), "POST": ({}, same(405))},
@@ -132,6 +238,13 @@ ADMIN_SAMPLES = [
     "admin:sessions_app_sessionreport_changelist",
     "admin:coach_siteusage_changelist",
 ]
+
+
+# Keys in allauth's URLs: a made-up one (the page says the link is not valid).
+URL_ARGUMENTS = {
+    "account_confirm_email": {"key": "not-a-key"},
+    "account_reset_password_from_key": {"uidb36": "0", "key": "not-a-key"},
+}
 
 
 def url_names(patterns=None, namespace: str | None = None):
@@ -175,6 +288,7 @@ def test_rule(name, method, role, people, fake_llm):
     session = make_session(owner=people["owner"])
     body, expected = RULES[name][method]
     kwargs = {"pk": session.pk} if "<int:pk>" in route_of(name) else {}
+    kwargs.update(URL_ARGUMENTS.get(name, {}))
     if name.startswith("sessions-api:message-") and name != "sessions-api:message-create":
         # these take a message's id
         kwargs = {"pk": session.messages.filter(role="assistant").first().pk}
@@ -213,8 +327,8 @@ def test_admin_is_staff_only(name, people):
 def route_of(name: str) -> str:
     resolver = get_resolver()
     namespace, _, short = name.rpartition(":")
-    if namespace:
-        resolver = resolver.namespace_dict[namespace][1]
+    for part in namespace.split(":") if namespace else ():
+        resolver = resolver.namespace_dict[part][1]
     route = _route_in(resolver.url_patterns, short)
     if route is None:
         raise LookupError(name)
