@@ -98,4 +98,3 @@ class AutoSchema(_CommonResponses, openapi.AutoSchema):
             # No anonymous alternative where an anonymous caller is refused.
             operation["security"] = [scheme for scheme in operation["security"] if scheme]
         return operation
-
