@@ -22,15 +22,18 @@ class LoginConnection:
 
 def user_connections(*, user: User) -> list[LoginConnection]:
     from allauth.socialaccount.models import SocialAccount
+    from allauth.socialaccount.providers import registry
 
     found = []
     for account in SocialAccount.objects.filter(user=user).order_by("provider", "pk"):
-        provider = account.get_provider()
+        # The provider's class, not account.get_provider(): that needs the provider's app,
+        # and a site may have removed it since (the login stays listed, and removable).
+        provider_class = registry.get_class(account.provider)
         found.append(
             LoginConnection(
                 id=account.pk,
                 provider=account.provider,
-                provider_name=provider.name,
+                provider_name=provider_class.name if provider_class else account.provider,
                 label=_connection_label(account),
             )
         )

@@ -236,3 +236,128 @@ def test_me_patch_by_an_outsider_changes_only_the_outsider(outsider_api, user, o
 
 def test_me_put_is_not_allowed(user_api):
     assert user_api.put(ME, {"display_name": "X"}, format="json").status_code == 405
+
+
+# --- /api/me/ ---------------------------------------------------------------------------
+
+
+def test_me_shows_the_profile_connections_and_quota(user_api, user):
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount
+
+    from coach.services import quota_reserve
+
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    SocialAccount.objects.create(
+        user=user, provider="github", uid="101", extra_data={"login": "octo"}
+    )
+    quota_reserve(user=user)
+    response = user_api.get("/api/me/")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["username"] == "mina"
+    assert body["public_name"] == user.public_name
+    assert body["email"] == "mina@example.com"
+    assert body["email_verified"] is True
+    assert body["has_password"] is True
+    assert [(c["provider"], c["label"]) for c in body["connections"]] == [("github", "octo")]
+    assert body["quota"]["used"] == 1
+    assert body["quota"]["remaining"] == body["quota"]["limit"] - 1
+
+
+def test_me_needs_a_login(api_client):
+    assert api_client.get("/api/me/").status_code == 401
+    assert api_client.delete("/api/me/", {"confirm": "mina"}, format="json").status_code == 401
+
+
+def test_api_me_patch_changes_the_public_name(user_api, user):
+    response = user_api.patch("/api/me/", {"display_name": "Mina the Calm"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["public_name"] == "Mina the Calm"
+
+
+def test_me_delete_needs_the_login_name(user_api, user, django_user_model):
+    response = user_api.delete("/api/me/", {"confirm": "someone-else"}, format="json")
+    assert response.status_code == 400
+    assert "confirm" in response.json()
+    assert django_user_model.objects.filter(pk=user.pk).exists()
+
+    assert user_api.delete("/api/me/", {}, format="json").status_code == 400
+    assert django_user_model.objects.filter(pk=user.pk).exists()
+
+
+def test_me_delete_deletes_only_the_callers_account(user_api, user, outsider, django_user_model):
+    from sessions_app.models import CoachingSession
+    from sessions_app.tests.factories import make_session
+
+    make_session(owner=user)
+    theirs = make_session(owner=outsider)
+    # The outsider's name does not delete the outsider's account, nor the caller's.
+    assert (
+        user_api.delete("/api/me/", {"confirm": outsider.username}, format="json").status_code
+        == 400
+    )
+    response = user_api.delete("/api/me/", {"confirm": "MINA"}, format="json")
+    assert response.status_code == 204
+    assert not django_user_model.objects.filter(pk=user.pk).exists()
+    assert django_user_model.objects.filter(pk=outsider.pk).exists()
+    assert CoachingSession.objects.filter(pk=theirs.pk).exists()
+    # The API token went with the account.
+    assert not Token.objects.filter(user_id=user.pk).exists()
+
+
+def test_a_headless_session_token_calls_the_whole_api(api_client, user, coach):
+    """A front end that logged in through allauth's headless API (app client) sends
+    X-Session-Token, and DRF accepts it on every /api/ endpoint."""
+    response = api_client.post(
+        "/_allauth/app/v1/auth/login",
+        {"username": user.username, "password": PASSWORD},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    token = response.json()["meta"]["session_token"]
+    headers = {"HTTP_X_SESSION_TOKEN": token}
+    assert api_client.get("/api/me/", **headers).json()["username"] == "mina"
+    assert api_client.get("/api/me/quota/", **headers).status_code == 200
+    assert api_client.get("/api/sessions/?mine=1", **headers).status_code == 200
+    # Logged out through headless: the token no longer works.
+    assert api_client.delete("/_allauth/app/v1/auth/session", **headers).status_code == 401
+    assert api_client.get("/api/me/", **headers).status_code == 401
+
+
+def test_a_bad_headless_token_is_anonymous(api_client):
+    assert api_client.get("/api/me/", HTTP_X_SESSION_TOKEN="nope").status_code == 401
+
+
+def test_headless_signup_and_login_are_throttled(api_client, settings):
+    settings.ACCOUNT_RATE_LIMITS = auth_rate_limits("1/m")
+    body = {"username": "x", "password": "wrong-password-1"}
+    api_client.post("/_allauth/app/v1/auth/login", body, format="json")
+    response = api_client.post("/_allauth/app/v1/auth/login", body, format="json")
+    assert response.status_code == 429
+
+
+def test_cors_allows_only_listed_origins(api_client, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
+    preflight = {
+        "HTTP_ORIGIN": "https://app.example",
+        "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "GET",
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS": "x-session-token",
+    }
+    response = api_client.options("/api/me/", **preflight)
+    assert response["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "x-session-token" in response["Access-Control-Allow-Headers"]
+    other = api_client.options("/api/me/", **{**preflight, "HTTP_ORIGIN": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other
+    page = api_client.get("/", HTTP_ORIGIN="https://app.example")
+    assert "Access-Control-Allow-Origin" not in page  # pages are never cross-origin
+
+
+def test_an_unverified_member_is_told_to_confirm_the_address_first(user_api, settings, fake_llm):
+    settings.COACH_REQUIRE_VERIFIED_EMAIL = True
+    body = {"coach": "meditation-guide", "goal": {"text": "Sleep better"}}
+    response = user_api.post("/api/sessions/", body, format="json")
+    assert response.status_code == 403
+    assert "Confirm your email address" in response.json()["detail"]
+    assert "Retry-After" not in response
+    assert not fake_llm.calls

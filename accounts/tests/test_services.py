@@ -139,3 +139,103 @@ def test_migration_names_case_duplicates_it_cannot_fix(make_user):
         migration.refuse_case_duplicates(apps, editor)
     User.objects.filter(username="Alice").delete()
     migration.refuse_case_duplicates(apps, editor)  # nothing left to refuse
+
+
+# --- Deleting an account ---------------------------------------------------------------
+
+
+def _use(user, count: int) -> None:
+    from coach.services import quota_reserve
+
+    for _ in range(count):
+        quota_reserve(user=user)
+
+
+def test_user_delete_removes_sessions_messages_tokens_emails_and_social_logins(user, outsider):
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount
+    from rest_framework.authtoken.models import Token
+
+    from accounts.services import user_delete, user_token_get_or_create
+    from sessions_app.models import CoachingSession, Message
+    from sessions_app.tests.factories import make_session
+
+    mine, theirs = make_session(owner=user), make_session(owner=outsider)
+    user_token_get_or_create(user=user)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    SocialAccount.objects.create(user=user, provider="github", uid="101")
+
+    user_delete(user=user)
+
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not CoachingSession.objects.filter(pk=mine.pk).exists()
+    assert not Message.objects.filter(session_id=mine.pk).exists()
+    assert not Token.objects.filter(user_id=user.pk).exists()
+    assert not EmailAddress.objects.filter(user_id=user.pk).exists()
+    assert not SocialAccount.objects.filter(uid="101").exists()
+    # The outsider's session is untouched.
+    assert CoachingSession.objects.filter(pk=theirs.pk).exists()
+
+
+def test_deleting_and_signing_up_again_keeps_todays_usage(user, settings):
+    from accounts.models import DeletedAccountUsage
+    from accounts.services import user_delete, user_usage_carry_over
+    from coach.selectors import quota_get
+
+    settings.COACH_DAILY_LIMIT = 5
+    _use(user, 4)
+    user_delete(user=user)
+    rows = list(DeletedAccountUsage.objects.all())
+    assert len(rows) == 2  # the login name and the email address
+    assert {row.count for row in rows} == {4}
+    assert all("mina" not in row.identity and "@" not in row.identity for row in rows)
+
+    again = user_create(username="mina2", password=PASSWORD, email="MINA@example.com")
+    assert user_usage_carry_over(user=again) == 4
+    assert quota_get(user=again).remaining == 1
+
+
+def test_carry_over_matches_the_login_name_in_any_case_and_a_social_login(user):
+    from allauth.socialaccount.models import SocialAccount
+
+    from accounts.services import user_delete, user_usage_carry_over
+
+    SocialAccount.objects.create(user=user, provider="kakao", uid="2024")
+    _use(user, 2)
+    user_delete(user=user)
+
+    same_name = user_create(username="MINA", password=PASSWORD)
+    assert user_usage_carry_over(user=same_name) == 2
+
+    stranger = user_create(username="juno", password=PASSWORD)
+    assert user_usage_carry_over(user=stranger) == 0
+    SocialAccount.objects.create(user=stranger, provider="kakao", uid="2024")
+    assert user_usage_carry_over(user=stranger) == 2
+
+
+def test_carry_over_is_for_the_same_day_only(user, settings):
+    import datetime as dt
+
+    import time_machine
+
+    from accounts.models import DeletedAccountUsage
+    from accounts.services import user_delete, user_usage_carry_over
+
+    settings.TIME_ZONE = "UTC"
+    with time_machine.travel(dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC), tick=False):
+        _use(user, 3)
+        user_delete(user=user)
+    with time_machine.travel(dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC), tick=False):
+        again = user_create(username="mina", password=PASSWORD, email="mina@example.com")
+        assert user_usage_carry_over(user=again) == 0
+        # The next deletion clears rows of earlier days.
+        user_delete(user=again)
+    assert not DeletedAccountUsage.objects.filter(day=dt.date(2026, 11, 30)).exists()
+
+
+def test_deleting_an_account_that_never_asked_keeps_nothing(user):
+    from accounts.models import DeletedAccountUsage
+    from accounts.services import user_delete
+
+    user_delete(user=user)
+    assert not DeletedAccountUsage.objects.exists()

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -294,6 +296,126 @@ def test_account_page_of_an_outsider_is_their_own(client, user, outsider):
 
 def test_header_menu_links_to_the_account_page(user_client):
     assert f'href="{ACCOUNT}"' in user_client.get("/").text
+
+
+def test_the_old_account_address_moves_to_the_new_one(user_client):
+    response = user_client.get("/accounts/me/")
+    assert response.status_code == 301
+    assert response["Location"] == ACCOUNT
+
+
+def test_account_page_shows_logins_email_and_todays_requests(user_client, user, settings):
+    from allauth.account.models import EmailAddress
+
+    from coach.services import quota_reserve
+
+    settings.COACH_DAILY_LIMIT = 5
+    EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
+    quota_reserve(user=user)
+    page = user_client.get(ACCOUNT).text
+    assert "mina@example.com" in page and "not verified" in page
+    assert "1 of 5 used" in page
+    assert 'href="/accounts/password/change/"' in page
+    assert 'href="/accounts/delete/"' in page
+    assert "Continue with" not in page  # no provider is configured here
+
+
+def test_a_social_only_account_is_offered_to_set_a_password(user_client, user):
+    from allauth.socialaccount.models import SocialAccount
+
+    user.set_unusable_password()
+    user.save()
+    SocialAccount.objects.create(user=user, provider="github", uid="7", extra_data={"login": "mk"})
+    user_client.force_login(user)
+    page = user_client.get(ACCOUNT).text
+    assert 'href="/accounts/password/set/"' in page
+    assert "GitHub: mk" in page
+    assert "your only way to log in" in page  # no disconnect button for the last way in
+
+
+# --- Deleting the account ---------------------------------------------------------------
+
+
+def test_delete_page_needs_the_login_name(user_client, user, django_user_model):
+    from sessions_app.tests.factories import make_session
+
+    make_session(owner=user)
+    page = user_client.get("/accounts/delete/")
+    assert page.status_code == 200
+    assert "your 1 session" in page.text
+    response = user_client.post("/accounts/delete/", {"confirm": "not-me"})
+    assert response.status_code == 200
+    assert "That is not your login name. Nothing was deleted." in response.text
+    assert django_user_model.objects.filter(pk=user.pk).exists()
+
+
+def test_delete_page_deletes_the_account_and_logs_out(user_client, user, django_user_model):
+    from sessions_app.models import CoachingSession
+    from sessions_app.tests.factories import make_session
+
+    session = make_session(owner=user)
+    response = user_client.post("/accounts/delete/", {"confirm": "Mina"}, follow=True)
+    assert response.redirect_chain == [("/", 302)]
+    assert "Your account and everything in it were deleted." in response.text
+    assert not django_user_model.objects.filter(pk=user.pk).exists()
+    assert "_auth_user_id" not in user_client.session
+    # The session left the public gallery with the account.
+    assert not CoachingSession.objects.filter(pk=session.pk).exists()
+    assert user_client.get(f"/sessions/{session.pk}/").status_code == 404
+
+
+def test_an_outsider_cannot_delete_someone_elses_account(client, user, outsider, django_user_model):
+    client.force_login(outsider)
+    response = client.post("/accounts/delete/", {"confirm": user.username})
+    assert response.status_code == 200  # not their own name: nothing happens
+    assert django_user_model.objects.filter(pk=user.pk).exists()
+    assert django_user_model.objects.filter(pk=outsider.pk).exists()
+
+
+# --- Password reset ------------------------------------------------------------------------
+
+
+def test_password_reset_says_the_same_for_any_address(client, user, mailoutbox):
+    known = client.post("/accounts/password/reset/", {"email": user.email}, follow=True)
+    unknown = client.post("/accounts/password/reset/", {"email": "nobody@example.com"}, follow=True)
+    assert (
+        known.redirect_chain == unknown.redirect_chain == [("/accounts/password/reset/done/", 302)]
+    )
+
+    def visible(response, address):
+        text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.text)
+        return text.replace(address, "")
+
+    assert visible(known, user.email) == visible(unknown, "nobody@example.com")
+    assert [message.to for message in mailoutbox] == [[user.email], ["nobody@example.com"]]
+
+
+def test_password_reset_by_email_sets_a_new_password(client, user, mailoutbox):
+    client.post("/accounts/password/reset/", {"email": user.email})
+    (link,) = re.findall(
+        r"http://testserver(/accounts/password/reset/key/\S+/)", mailoutbox[0].body
+    )
+    form = client.get(link, follow=True)
+    assert form.status_code == 200
+    new = "a-brand-new-Passphrase-99"
+    done = client.post(
+        form.redirect_chain[-1][0] if form.redirect_chain else link,
+        {"password1": new, "password2": new},
+        follow=True,
+    )
+    assert done.status_code == 200
+    user.refresh_from_db()
+    assert user.check_password(new)
+
+
+def test_password_reset_is_in_korean_too(client, user):
+    page = client.get("/accounts/password/reset/", HTTP_ACCEPT_LANGUAGE="ko")
+    assert page.status_code == 200
+    assert "비밀번호" in page.text
+
+
+def test_login_page_links_to_password_reset(client):
+    assert 'href="/accounts/password/reset/"' in client.get(LOGIN).text
 
 
 # --- The admin's login --------------------------------------------------------------------------

@@ -133,3 +133,29 @@ def test_undoing_a_reservation_nothing_used_is_no_refund(user, settings):
     usage = DailyUsage.objects.get(user=user)
     assert (usage.count, usage.refunds) == (0, 0)
     assert SiteUsage.objects.get().requests == 0
+
+
+def test_a_verified_email_can_be_required_before_the_first_request(user, settings):
+    from allauth.account.models import EmailAddress
+
+    from coach.exceptions import EmailNotVerified
+
+    settings.COACH_REQUIRE_VERIFIED_EMAIL = True
+    with pytest.raises(EmailNotVerified) as refused:
+        quota_reserve(user=user)
+    assert refused.value.status_code == 403
+    assert "Confirm your email address" in str(refused.value)
+    assert quota_get(user=user).used == 0  # nothing was taken
+
+    address = EmailAddress.objects.create(user=user, email=user.email, verified=False)
+    with pytest.raises(EmailNotVerified):
+        quota_reserve(user=user)
+    address.verified = True
+    address.save()
+    quota_reserve(user=user)
+    assert quota_get(user=user).used == 1
+
+
+def test_no_verified_email_needed_by_default(user):
+    quota_reserve(user=user)
+    assert quota_get(user=user).used == 1

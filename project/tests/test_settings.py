@@ -222,3 +222,65 @@ def test_postgres_pool_lends_and_takes_back_connections():
     with ThreadPoolExecutor(max_workers=max_size * 3) as threads:
         assert sum(threads.map(step, range(max_size * 6))) == max_size * 6
     assert pool.get_stats()["pool_size"] <= max_size
+
+
+def test_mail_server_from_email_url():
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS)"
+    )
+    result = run_manage(
+        "shell", "--no-imports", "-c", code, EMAIL_URL="smtp://me:s%3Acret@mail.example:2587"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "mail.example",
+        "2587",
+        "s:cret",
+        "True",
+    ]
+
+
+def test_mail_is_printed_on_the_console_unless_configured():
+    code = "from django.conf import settings as s; print(s.EMAIL_BACKEND)"
+    result = run_manage("shell", "--no-imports", "-c", code)
+    assert result.stdout.strip() == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_a_bad_email_url_or_verification_mode_stops_with_one_line():
+    result = run_manage("check", EMAIL_URL="http://mail.example")
+    assert result.returncode != 0
+    assert "EMAIL_URL must start with smtp://" in result.stderr
+    result = run_manage("check", ACCOUNT_EMAIL_VERIFICATION="sometimes")
+    assert result.returncode != 0
+    assert "ACCOUNT_EMAIL_VERIFICATION must be none, optional or mandatory" in result.stderr
+
+
+def test_mandatory_verification_asks_for_an_email_and_a_verified_one_before_the_model():
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.COACH_REQUIRE_VERIFIED_EMAIL, 'email*' in s.ACCOUNT_SIGNUP_FIELDS)"
+    )
+    result = run_manage("shell", "--no-imports", "-c", code, ACCOUNT_EMAIL_VERIFICATION="mandatory")
+    assert result.stdout.split() == ["True", "True"]
+    result = run_manage("shell", "--no-imports", "-c", code)
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_social_providers_from_the_environment():
+    code = (
+        "from django.conf import settings as s; p = s.SOCIALACCOUNT_PROVIDERS;"
+        "print(p['github'].get('APPS', [{}])[0].get('client_id'), 'APPS' in p['kakao'],"
+        " p['github'].get('GITHUB_URL'))"
+    )
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        GITHUB_CLIENT_ID="gh-id",
+        GITHUB_CLIENT_SECRET="gh-secret",
+        GITHUB_URL="https://github.example",
+    )
+    assert result.stdout.split() == ["gh-id", "False", "https://github.example"]
