@@ -103,9 +103,11 @@ class SessionMessageCreateView(LoginRequiredMixin, View):
             _user_message, assistant = message_send(
                 session=session, user=request.user, content=form.cleaned_data["content"]
             )
-        except QuotaExceeded as exc:
+        except (
+            QuotaExceeded
+        ) as exc:  # the limit (429), the site's budget (503), no verified email (403)
             form.add_error(None, str(exc))
-            return self.render_page(session, form, status=429)
+            return self.render_page(session, form, status=exc.status_code)
         except (exceptions.TooManyTurns, exceptions.SessionFull) as exc:
             form.add_error(None, str(exc))
             return self.render_page(session, form, status=409)
