@@ -20,6 +20,7 @@ from accounts.serializers import (
 from accounts.services import (
     user_create,
     user_delete,
+    user_email_add,
     user_public_name_set,
     user_token_delete,
     user_token_get_or_create,
@@ -75,6 +76,7 @@ class SignupAPIView(APIView):
         serializer.is_valid(raise_exception=True)
         # A username taken by a concurrent sign-up comes back as a ValidationError: 400.
         user = user_create(**serializer.validated_data)
+        user_email_add(request=request._request, user=user, email=user.email)
         signup_daily_count(request)
         user_usage_carry_over(user=user)
         token = user_token_get_or_create(user=user)

@@ -191,3 +191,18 @@ def user_usage_carry_over(*, user: User) -> int:
     DailyUsage.objects.bulk_create([DailyUsage(user=user, day=day, count=0)], ignore_conflicts=True)
     DailyUsage.objects.filter(user=user, day=day, count__lt=carried).update(count=carried)
     return carried
+
+
+def user_email_add(*, request, user: User, email: str) -> None:
+    """Record an address given at sign-up through the API, as the sign-up page does: an
+    allauth email address (primary), with a confirmation link mailed unless
+    ACCOUNT_EMAIL_VERIFICATION is "none"."""
+    from allauth.account.models import EmailAddress
+
+    if not email:
+        return
+    address = EmailAddress.objects.add_email(
+        request, user, email, confirm=settings.ACCOUNT_EMAIL_VERIFICATION != "none", signup=True
+    )
+    if not address.primary:
+        address.set_as_primary(conditional=True)

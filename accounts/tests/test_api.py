@@ -361,3 +361,13 @@ def test_an_unverified_member_is_told_to_confirm_the_address_first(user_api, set
     assert "Confirm your email address" in response.json()["detail"]
     assert "Retry-After" not in response
     assert not fake_llm.calls
+
+
+def test_signup_api_records_the_email_and_mails_a_confirmation(api_client, mailoutbox):
+    from allauth.account.models import EmailAddress
+
+    body = {"username": "ana", "password": PASSWORD, "email": "Ana@Example.com"}
+    assert api_client.post("/api/auth/signup/", body, format="json").status_code == 201
+    address = EmailAddress.objects.get(user__username="ana")
+    assert (address.email, address.verified, address.primary) == ("ana@example.com", False, True)
+    assert [message.to for message in mailoutbox] == [["ana@example.com"]]

@@ -191,7 +191,7 @@ def test_sign_up_wizard_plan_follow_up_then_browse_as_a_visitor(
     page.get_by_label("Email").fill("newcomer@example.com")
     page.get_by_label("Public name").fill("Newcomer")
     page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
-    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_label("Password (again)").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
 
     # --- The wizard: a coach, then three questions with their progress.
