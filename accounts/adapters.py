@@ -7,6 +7,10 @@
   provider (GitHub login, Kakao nickname); when either is taken or not allowed, the short
   sign-up form asks for another instead of allauth inventing "octo2".
 - Sign-ups count against the day's cap per address, whichever way they come in.
+- A provider's address joins an existing account only when the provider vouches that it
+  is the person's and still theirs: Kakao's `is_email_verified` is not enough when
+  `is_email_valid` is false (an address that no longer receives mail, possibly someone
+  else's by now), so such an address is kept unverified and never logs into an account.
 """
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -14,9 +18,8 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
 
 from accounts import selectors
 from accounts.models import User
@@ -70,6 +73,18 @@ def provider_names(data: dict) -> tuple[str, str]:
     return suggested, suggested
 
 
+def undeliverable_emails(sociallogin) -> set[str]:
+    """The provider's addresses it says no longer receive mail (lower case): Kakao's
+    `is_email_valid: false`, whatever `is_email_verified` says."""
+    if sociallogin.account.provider != "kakao":
+        return set()
+    kakao_account = (sociallogin.account.extra_data or {}).get("kakao_account") or {}
+    email = kakao_account.get("email") or ""
+    if email and str(kakao_account.get("is_email_valid", True)).lower() == "false":
+        return {email.lower()}
+    return set()
+
+
 def login_name_usable(username: str) -> bool:
     if not username or len(username) > 150:
         return False
@@ -89,17 +104,14 @@ def public_name_usable(name: str, username: str) -> bool:
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
-    def get_app(self, request, provider, client_id=None):
-        """A provider this site has no app for is not here: 404, not allauth's 500."""
-        from allauth.socialaccount.models import SocialApp
-
-        try:
-            return super().get_app(request, provider, client_id=client_id)
-        except SocialApp.DoesNotExist as exc:
-            raise Http404(gettext("This way to log in is not set up on this site.")) from exc
-
     def populate_user(self, request, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
+        # Before allauth looks the login up by email: an address the provider says no
+        # longer receives mail is not verified, for joining and for the new account alike.
+        undeliverable = undeliverable_emails(sociallogin)
+        for address in sociallogin.email_addresses:
+            if address.email.lower() in undeliverable:
+                address.verified = False
         username, display_name = provider_names(data)
         # An unusable suggestion is left empty, so the sign-up form asks for it.
         user.username = username if login_name_usable(username) else ""
@@ -107,6 +119,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         # Names like "Octo Cat": the form offers them, not the database.
         user.first_name = user.last_name = ""
         return user
+
+    def can_authenticate_by_email(self, login, email: str) -> bool:
+        """Only a deliverable address the provider verified logs into an existing account
+        (allauth already asks for verified; Kakao's verified-but-invalid is refused)."""
+        if email.lower() in undeliverable_emails(login):
+            return False
+        return super().can_authenticate_by_email(login, email)
 
     def is_auto_signup_allowed(self, request, sociallogin) -> bool:
         user = sociallogin.user
