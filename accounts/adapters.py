@@ -115,7 +115,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         username, display_name = provider_names(data)
         # An unusable suggestion is left empty, so the sign-up form asks for it.
         user.username = username if login_name_usable(username) else ""
-        user.display_name = display_name if public_name_usable(display_name, username) else ""
+        # Checked against the login name the account will really have: a taken login name
+        # ("mina") is not this person's to show as their public name either.
+        usable = public_name_usable(display_name, user.username)
+        user.display_name = display_name if usable else ""
         # Names like "Octo Cat": the form offers them, not the database.
         user.first_name = user.last_name = ""
         return user
@@ -143,5 +146,6 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             sociallogin.account.get_provider().extract_common_fields(sociallogin.account.extra_data)
         )
         initial["username"] = initial.get("username") or suggested
-        initial["display_name"] = sociallogin.user.display_name or suggested
+        # Only a public name the form will accept: an unusable one is left for the person.
+        initial["display_name"] = sociallogin.user.display_name
         return initial

@@ -37,9 +37,11 @@ def logged_in_user(client) -> User | None:
 
 
 def field_value(html: str, name: str) -> str:
-    match = re.search(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', html)
-    assert match, f"no prefilled {name} in the form"
-    return match.group(1)
+    """The value a form's text input is prefilled with ("" for none)."""
+    tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', html)
+    assert tag, f"no {name} in the form"
+    value = re.search(r'value="([^"]*)"', tag.group(0))
+    return value.group(1) if value else ""
 
 
 def connect_action(html: str, provider: str) -> str:
@@ -143,6 +145,12 @@ def test_a_taken_name_asks_for_another(client, social_dance, make_user, provider
     assert list(User.objects.all()) == [owner]
     form = client.get(SIGNUP_FORM).content.decode()
     assert field_value(form, "username").casefold() == taken  # prefilled, to be changed
+    # Not prefilled with a public name the form would refuse (another member's login name).
+    assert field_value(form, "display_name") == ""
+    refused = client.post(
+        SIGNUP_FORM, {"username": "mina-two", "display_name": taken, "email": scripted.email}
+    )
+    assert "That public name is taken" in refused.content.decode()
 
     done = client.post(
         SIGNUP_FORM, {"username": "mina-two", "display_name": "Mina Two", "email": scripted.email}
