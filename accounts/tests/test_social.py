@@ -130,6 +130,25 @@ def test_a_kakao_nickname_with_a_space_asks_for_a_login_name(client, social_danc
     assert SocialAccount.objects.get(provider="kakao").user == user
 
 
+def test_a_kakao_login_without_the_email_consent_still_signs_up(client, social_dance):
+    social_dance(client, "kakao", ScriptedUser(uid="2031", nickname="이메일없음"))
+    user = User.objects.get()
+    assert (user.username, user.email) == ("이메일없음", "")
+    assert not EmailAddress.objects.exists()
+    assert logged_in_user(client) == user
+
+
+def test_a_kakao_login_without_a_nickname_asks_for_the_names(client, social_dance):
+    dance = social_dance(client, "kakao", ScriptedUser(uid="2032", email="n@example.kr"))
+    assert dance.location == SIGNUP_FORM
+    form = client.get(SIGNUP_FORM).content.decode()
+    assert field_value(form, "username") == ""
+    assert field_value(form, "display_name") == ""
+    done = client.post(SIGNUP_FORM, {"username": "nonick", "display_name": "No Nick"})
+    assert done.status_code == 302
+    assert User.objects.get().username == "nonick"
+
+
 @pytest.mark.parametrize(
     ("provider", "scripted", "taken"),
     [
