@@ -3,6 +3,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import Throttled
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -138,6 +139,9 @@ class MeAPIView(APIView):
     """The logged-in member's account: read it, or change the public name."""
 
     permission_classes = [IsAuthenticated]
+    # A JSON object only: a form body has no way to say "nothing to change" apart from
+    # "not an object", and a PATCH must not pass with either.
+    parser_classes = [JSONParser]
 
     @extend_schema(responses={200: MeSerializer})
     def get(self, request):
@@ -159,6 +163,7 @@ class ProfileAPIView(APIView):
     the account (as the account page does)."""
 
     permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
 
     def _profile(self, request):
         user = request.user
@@ -190,7 +195,8 @@ class ProfileAPIView(APIView):
         return Response(self._profile(request))
 
     @extend_schema(
-        request=AccountDeleteSerializer,
+        parameters=[AccountDeleteSerializer],
+        request=None,
         responses={
             204: OpenApiResponse(description="The account and everything in it are deleted."),
             400: OpenApiResponse(
@@ -200,7 +206,11 @@ class ProfileAPIView(APIView):
         },
     )
     def delete(self, request):
-        serializer = AccountDeleteSerializer(data=request.data, context={"user": request.user})
+        # In the query (DELETE /api/me/?confirm=<login name>): proxies and clients may
+        # drop a DELETE's body.
+        serializer = AccountDeleteSerializer(
+            data=request.query_params, context={"user": request.user}
+        )
         serializer.is_valid(raise_exception=True)
         user_delete(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

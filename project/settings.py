@@ -327,6 +327,12 @@ for _provider, _prefix in (("github", "GITHUB"), ("kakao", "KAKAO")):
         SOCIALACCOUNT_PROVIDERS[_provider]["APPS"] = [
             {"client_id": _client_id, "secret": os.environ.get(f"{_prefix}_CLIENT_SECRET", "")}
         ]
+# Where the login buttons' forms lead (the Content-Security-Policy's form-action).
+SOCIAL_LOGIN_ORIGINS = [
+    (os.environ.get("GITHUB_URL", "").strip().rstrip("/") or "https://github.com"),
+    "https://kauth.kakao.com",
+    "https://accounts.kakao.com",
+]
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
 SOCIALACCOUNT_AUTO_SIGNUP = True
@@ -471,7 +477,9 @@ CONTENT_SECURITY_POLICY = {
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
-        "form-action": ["'self'"],
+        # A login button's POST is answered with a redirect to the provider, and browsers
+        # hold every hop of a form's redirects to form-action.
+        "form-action": ["'self'", *SOCIAL_LOGIN_ORIGINS],
         "frame-ancestors": ["'none'"],
     }
 }

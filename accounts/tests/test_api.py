@@ -267,7 +267,7 @@ def test_me_shows_the_profile_connections_and_quota(user_api, user):
 
 def test_me_needs_a_login(api_client):
     assert api_client.get("/api/me/").status_code == 401
-    assert api_client.delete("/api/me/", {"confirm": "mina"}, format="json").status_code == 401
+    assert api_client.delete("/api/me/?confirm=mina").status_code == 401
 
 
 def test_api_me_patch_changes_the_public_name(user_api, user):
@@ -277,12 +277,12 @@ def test_api_me_patch_changes_the_public_name(user_api, user):
 
 
 def test_me_delete_needs_the_login_name(user_api, user, django_user_model):
-    response = user_api.delete("/api/me/", {"confirm": "someone-else"}, format="json")
+    response = user_api.delete("/api/me/?confirm=someone-else")
     assert response.status_code == 400
     assert "confirm" in response.json()
     assert django_user_model.objects.filter(pk=user.pk).exists()
 
-    assert user_api.delete("/api/me/", {}, format="json").status_code == 400
+    assert user_api.delete("/api/me/").status_code == 400
     assert django_user_model.objects.filter(pk=user.pk).exists()
 
 
@@ -293,11 +293,8 @@ def test_me_delete_deletes_only_the_callers_account(user_api, user, outsider, dj
     make_session(owner=user)
     theirs = make_session(owner=outsider)
     # The outsider's name does not delete the outsider's account, nor the caller's.
-    assert (
-        user_api.delete("/api/me/", {"confirm": outsider.username}, format="json").status_code
-        == 400
-    )
-    response = user_api.delete("/api/me/", {"confirm": "MINA"}, format="json")
+    assert user_api.delete(f"/api/me/?confirm={outsider.username}").status_code == 400
+    response = user_api.delete("/api/me/?confirm=MINA")
     assert response.status_code == 204
     assert not django_user_model.objects.filter(pk=user.pk).exists()
     assert django_user_model.objects.filter(pk=outsider.pk).exists()
@@ -371,3 +368,11 @@ def test_signup_api_records_the_email_and_mails_a_confirmation(api_client, mailo
     address = EmailAddress.objects.get(user__username="ana")
     assert (address.email, address.verified, address.primary) == ("ana@example.com", False, True)
     assert [message.to for message in mailoutbox] == [["ana@example.com"]]
+
+
+@pytest.mark.parametrize("url", ["/api/me/", "/api/auth/me/"])
+def test_me_patch_takes_a_json_object_only(user_api, url):
+    form = user_api.patch(url, {"display_name": "Formed"}, format="multipart")
+    assert form.status_code == 415
+    assert user_api.patch(url, "null", content_type="application/json").status_code == 400
+    assert user_api.patch(url, "[]", content_type="application/json").status_code == 400

@@ -75,11 +75,9 @@ class Watcher:
 
 @pytest.fixture
 def providers_in_form_action(settings, social_providers):
-    """Our CSP's form-action with the providers' origin in it, as a real site needs (a
-    login button's POST is answered with a redirect to the provider, and browsers hold
-    every hop of a form's redirects to form-action). project/settings.py allows only
-    'self' today: test_social.py::test_the_csp_lets_the_login_buttons_reach_the_providers
-    says so, and the report of this change suggests the fix."""
+    """Our CSP's form-action with the stand-in's origin in it, as project/settings.py
+    has GitHub's and Kakao's (SOCIAL_LOGIN_ORIGINS): a login button's POST is answered
+    with a redirect to the provider, and browsers hold every hop to form-action."""
     policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
     policy["DIRECTIVES"]["form-action"] = [
         *policy["DIRECTIVES"]["form-action"],

@@ -608,14 +608,6 @@ def form_action_sources(response) -> list[str]:
     return directive[1:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "project/settings.py allows form-action 'self' only: browsers block a login "
-        "button's POST once it redirects to the provider (accounts/tests/test_browser.py "
-        "adds the stand-in's origin to pass). Reported, with the fix, to the lead."
-    ),
-)
 @pytest.mark.parametrize("page", ["/accounts/login/", "/accounts/signup/", "/accounts/"])
 def test_the_csp_lets_the_login_buttons_reach_the_providers(client, social_providers, user, page):
     if page == "/accounts/":

@@ -68,7 +68,7 @@ def test_a_garbage_address_on_login_is_no_500(client, settings):
     for forwarded in ("198.51.100.7:1234", "garbage", "[2001:db8::1]:80"):
         response = client.post(
             "/accounts/login/",
-            {"username": "nobody", "password": "wrong"},
+            {"login": "nobody", "password": "wrong"},
             HTTP_X_FORWARDED_FOR=forwarded,
         )
         assert response.status_code == 200
