@@ -196,12 +196,22 @@ def _message_and_viewer(request: HttpRequest, pk: int) -> tuple[Message | None, 
 
 
 def _last_event_id(request: HttpRequest) -> int | None:
-    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0"
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    return value if value >= 0 else None
+    """Where to resume: the Last-Event-ID header, else the `last_event_id` query (for
+    EventSource, which cannot set headers); 0 without either. None (a 400) when either
+    is given and is not a whole number of characters, even if the other one is."""
+    given = [request.headers.get("Last-Event-ID"), request.GET.get("last_event_id")]
+    values = []
+    for raw in given:
+        if raw is None or raw == "":
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            return None
+        if value < 0:
+            return None
+        values.append(value)
+    return values[0] if values else 0
 
 
 def _message_data(message: Message) -> dict:

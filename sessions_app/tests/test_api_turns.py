@@ -302,12 +302,18 @@ def test_resume_by_query_parameter_and_bad_offsets(user, fake_llm):
         bad = await client.get(
             f"/api/messages/{message.pk}/stream/", headers={"Last-Event-ID": "soon"}
         )
+        # A bad query is refused even beside a good header (and the other way round).
+        bad_query = await client.get(
+            f"/api/messages/{message.pk}/stream/?last_event_id=-852",
+            headers={"Last-Event-ID": "3"},
+        )
         missing = await client.get("/api/messages/999999/stream/")
-        return tail, bad, missing
+        return tail, bad, bad_query, missing
 
-    tail, bad, missing = run(scenario)
+    tail, bad, bad_query, missing = run(scenario)
     assert text_of(tail) == "**Plan**"[3:]
     assert bad.status_code == 400 and "detail" in bad.json()
+    assert bad_query.status_code == 400
     assert missing.status_code == 404 and "detail" in missing.json()
 
 
