@@ -25,7 +25,12 @@ from accounts.testing.oauth_standin import ScriptedUser
 from accounts.tests.conftest import HONG, OCTO
 from conftest import PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    # As sessions_app's browser tests: mixing flushed and restored databases in one run
+    # makes the restore trip over re-created content types.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -40,11 +45,13 @@ CHROMIUM_ARGS = [
 NEW_PASSWORD = "another-Long-passphrase-for-tests-9"
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    """One headless Chromium for the module. Playwright's sync API leaves an event loop
-    running in this thread, so Django's ORM calls in the tests need
-    DJANGO_ALLOW_ASYNC_UNSAFE (as in sessions_app/tests/test_browser.py)."""
+@pytest.fixture
+def chromium(asgi_live_server):
+    """Headless Chromium, started after the test database is set up (as in
+    sessions_app/tests/test_browser.py): Playwright's sync API leaves an event loop
+    running in this thread, and Django then hands out fresh connection objects, which
+    would miss the contents `serialized_rollback` restores. The ORM calls in the tests
+    need DJANGO_ALLOW_ASYNC_UNSAFE for the same reason."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make browser` installs it"
