@@ -1,0 +1,1 @@
+from knowledge.testing import fake_embeddings  # noqa: F401 - a fixture
