@@ -3,6 +3,7 @@ passages a reply was given (citations). See docs/knowledge.md."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from pgvector.django import VectorField
 
 from coach.models import Coach
 
@@ -131,3 +132,33 @@ class Citation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_title} ({self.rank})"
+
+
+class PassageVector(models.Model):
+    """A passage's embedding as a pgvector `vector`, for PostgreSQL's HNSW search.
+
+    PostgreSQL with the pgvector extension only: migration 0003 creates the extension and
+    this table when the server has pgvector, and nothing otherwise (SQLite, or a PostgreSQL
+    without it), where searches use the `Passage.embedding` bytes in process instead
+    (knowledge.selectors). Its rows follow the passages' embeddings
+    (knowledge.vector_store); `dims` selects the HNSW index of that dimension.
+    """
+
+    passage = models.OneToOneField(
+        Passage,
+        on_delete=models.DO_NOTHING,  # ON DELETE CASCADE in the database
+        primary_key=True,
+        db_constraint=False,
+        related_name="+",
+    )
+    coach_id = models.BigIntegerField()
+    model = models.CharField(max_length=MODEL_NAME_MAX_LENGTH)
+    dims = models.PositiveIntegerField()
+    embedding = VectorField()
+
+    class Meta:
+        managed = False
+        db_table = "knowledge_passage_vector"
+
+    def __str__(self) -> str:
+        return f"{self.model} vector of passage {self.passage_id}"

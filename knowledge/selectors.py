@@ -6,6 +6,9 @@ database (float32 bytes) and searched in this process with numpy: one matrix per
 (and one for all coaches), kept in memory and rebuilt when the library's version
 changes. The version (how many ready documents, and when the last one changed) is read
 from the database on every search, so several workers each see every change.
+
+On PostgreSQL with pgvector (knowledge.vector_store) the same search runs in the
+database through an HNSW index instead; the caller cannot tell which.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 
 from coach.models import Coach
-from knowledge import vectors
+from knowledge import vector_store, vectors
 from knowledge.models import Citation, Document, DocumentStatus, Passage
 
 logger = logging.getLogger(__name__)
@@ -149,11 +152,24 @@ def indexes_clear() -> None:
 def passages_search(
     *, query_vector: list[float] | np.ndarray, coach_id: int | None, limit: int
 ) -> list[Hit]:
-    """The `limit` passages most like the query (cosine similarity), best first."""
-    index = _index(coach_id)
-    if not len(index.ids) or limit < 1:
+    """The `limit` passages most like the query (cosine similarity), best first: through
+    pgvector's HNSW index where the database has it, else in process."""
+    if limit < 1:
         return []
     query = vectors.unit(query_vector)
+    if vector_store.enabled():
+        found = vector_store.search(
+            query=query, model=current_model(), coach_id=coach_id, limit=limit
+        )
+    else:
+        found = _search_in_process(query, coach_id=coach_id, limit=limit)
+    return _hits(found)
+
+
+def _search_in_process(query: np.ndarray, *, coach_id: int | None, limit: int):
+    index = _index(coach_id)
+    if not len(index.ids):
+        return []
     if query.shape[0] != index.matrix.shape[1]:
         logger.warning(
             "A query vector of %d dimensions cannot be compared with stored ones of %d: "
@@ -166,11 +182,15 @@ def passages_search(
     count = min(limit, len(scores))
     top = np.argpartition(-scores, count - 1)[:count]
     top = top[np.argsort(-scores[top], kind="stable")]
-    wanted = [int(index.ids[i]) for i in top]
-    found = {p.pk: p for p in Passage.objects.filter(pk__in=wanted).select_related("document")}
+    return [(int(index.ids[i]), float(scores[i])) for i in top]
+
+
+def _hits(found: list[tuple[int, float]]) -> list[Hit]:
+    passages = Passage.objects.filter(pk__in=[pk for pk, _score in found])
+    by_pk = {p.pk: p for p in passages.select_related("document")}
     hits = []
-    for i, pk in zip(top, wanted, strict=True):
-        passage = found.get(pk)
+    for pk, score in found:
+        passage = by_pk.get(pk)
         if passage is None:  # removed since the index was built
             continue
         hits.append(
@@ -182,24 +202,10 @@ def passages_search(
                 heading_path=passage.heading_path,
                 text=passage.text,
                 token_estimate=passage.token_estimate,
-                score=float(scores[i]),
+                score=score,
             )
         )
     return hits
-
-
-def hits_within_budget(hits: list[Hit], *, max_tokens: int, limit: int) -> list[Hit]:
-    """The best hits, in order, as many as fit in `max_tokens` (at most `limit`); a hit
-    too big for what is left is passed over for a smaller one after it."""
-    chosen: list[Hit] = []
-    used = 0
-    for hit in hits:
-        if len(chosen) >= limit:
-            break
-        if used + hit.token_estimate <= max_tokens:
-            chosen.append(hit)
-            used += hit.token_estimate
-    return chosen
 
 
 def documents_of_coach(*, coach: Coach):

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from coach.llm import LLMError, get_embedding_client
 from coach.models import Coach
-from knowledge import vectors
+from knowledge import vector_store, vectors
 from knowledge.chunking import chunk_document, split_sections
 from knowledge.extraction import DocumentRejected, text_check, text_from_bytes
 from knowledge.models import (
@@ -151,6 +151,7 @@ def document_load(
         for passage in passages:
             passage.document = document
         Passage.objects.bulk_create(passages)
+        vector_store.passages_store(passages)
     return LoadResult(document, changed=True)
 
 
@@ -199,6 +200,7 @@ def document_embed(*, document: Document, progress: Progress | None = None) -> D
         return document
     with transaction.atomic():
         Passage.objects.bulk_update(passages, ["embedding", "embedding_model"])
+        vector_store.passages_store(passages)
         Document.objects.filter(pk=document.pk).update(
             status=DocumentStatus.READY,
             status_reason="",
