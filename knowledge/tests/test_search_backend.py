@@ -9,6 +9,7 @@ the backend in use, so a setup that silently fell back would fail.
 import os
 
 import pytest
+from django.db import connection
 
 from knowledge import vector_store
 from knowledge.models import PassageVector
@@ -32,8 +33,15 @@ def _fresh_backend():
     vector_store.forget()
 
 
-def test_the_backend_in_use_is_the_expected_one(db):
-    expected = os.environ.get("KNOWLEDGE_EXPECT_PGVECTOR") == "1"
+def test_the_backend_in_use_is_the_expected_one(db, settings):
+    if "KNOWLEDGE_EXPECT_PGVECTOR" in os.environ:  # set by test_pgvector.py
+        expected = os.environ["KNOWLEDGE_EXPECT_PGVECTOR"] == "1"
+    elif connection.vendor == "postgresql" and settings.COACH_KNOWLEDGE_PGVECTOR:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
+            expected = cursor.fetchone() is not None
+    else:
+        expected = False
     assert vector_store.enabled() is expected
 
 

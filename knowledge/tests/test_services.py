@@ -205,3 +205,12 @@ def test_citations_keep_the_passage_as_it_was(coach, fake_embeddings, user):
     citation = Citation.objects.get(pk=citation.pk)
     assert citation.passage_id is None
     assert citation.text == passage.text
+
+
+def test_the_system_check_says_a_reindex_is_needed(coach, fake_embeddings, settings):
+    document_load(coach=coach, name="guide.md", content=GUIDE)
+    settings.COACH_EMBEDDING_MODEL = "another-model"
+    out = io.StringIO()
+    call_command("check", "--database", "default", stdout=out, stderr=out)
+    assert "knowledge.W001" in out.getvalue()
+    assert "knowledge_reindex" in out.getvalue()
