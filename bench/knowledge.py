@@ -118,6 +118,8 @@ def setup_django(database: str) -> None:
 
 
 def bench_latency(sizes: list[int], dims: int = 384, searches: int = 50) -> None:
+    """Vectors in topics (like real embeddings): 1 topic per 50 passages, each passage its
+    topic's centre plus noise; queries likewise. Recall@8 is against exact search."""
     import numpy as np
     from django.conf import settings
     from django.db import connection
@@ -129,7 +131,15 @@ def bench_latency(sizes: list[int], dims: int = 384, searches: int = 50) -> None
 
     backend = "pgvector" if vector_store.enabled() else "in process (numpy)"
     print(f"\n== Retrieval latency: {connection.vendor}, search {backend}, {dims} dims ==")
+    print(f"(exact up to COACH_KNOWLEDGE_EXACT_MAX={settings.COACH_KNOWLEDGE_EXACT_MAX:,})")
     rng = np.random.default_rng(12)
+    centres = rng.standard_normal((max(sizes) // 50, dims)).astype("<f4")
+
+    def topical(count: int) -> np.ndarray:
+        rows = centres[rng.integers(0, len(centres), count)]
+        rows = rows + 0.9 * rng.standard_normal((count, dims)).astype("<f4")
+        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype("<f4")
+
     coach = Coach.objects.create(
         name="Bench", slug="bench-coach", description="bench", system_prompt="bench"
     )
@@ -143,12 +153,13 @@ def bench_latency(sizes: list[int], dims: int = 384, searches: int = 50) -> None
         embedding_model=settings.COACH_EMBEDDING_MODEL,
     )
     stored = 0
+    everything = []
     for size in sizes:
         started = time.perf_counter()
         while stored < size:
             batch = min(5000, size - stored)
-            matrix = rng.standard_normal((batch, dims)).astype("<f4")
-            matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+            matrix = topical(batch)
+            everything.append(matrix)
             passages = Passage.objects.bulk_create(
                 Passage(
                     document=document,
@@ -166,19 +177,26 @@ def bench_latency(sizes: list[int], dims: int = 384, searches: int = 50) -> None
         document.passage_count = stored
         document.save()  # a new version: the next search rebuilds the matrix
         fill = time.perf_counter() - started
-        queries = rng.standard_normal((searches + 1, dims)).astype("<f4")
+        queries = topical(searches + 1)
         started = time.perf_counter()
         passages_search(query_vector=queries[0], coach_id=coach.pk, limit=8)
         first = (time.perf_counter() - started) * 1000
         samples = []
+        results = []
         for query in queries[1:]:
             started = time.perf_counter()
             hits = passages_search(query_vector=query, coach_id=coach.pk, limit=8)
             samples.append((time.perf_counter() - started) * 1000)
-        assert len(hits) == 8
+            results.append({h.text for h in hits})
+        full = np.concatenate(everything)
+        found = 0
+        for query, got in zip(queries[1:], results, strict=True):
+            exact = {f"passage {i}" for i in np.argsort(-(full @ query))[:8]}
+            found += len(exact & got)
         p50, p95 = percentiles(samples)
         print(
             f"{size:>7,} passages: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+            f"recall@8 vs exact {found / (8 * searches):.3f}  "
             f"(first search after a change {first:7.1f} ms; stored in {fill:.1f} s)",
             flush=True,
         )

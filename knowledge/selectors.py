@@ -7,6 +7,9 @@ database (float32 bytes) and searched in this process with numpy: one matrix per
 changes. The version (how many ready documents, and when the last one changed) is read
 from the database on every search, so several workers each see every change.
 
+Above COACH_KNOWLEDGE_EXACT_MAX passages the matrix is searched through an inverted-file
+index (knowledge.ivf: approximate, a few per cent of the rows read per query).
+
 On PostgreSQL with pgvector (knowledge.vector_store) the same search runs in the
 database through an HNSW index instead; the caller cannot tell which.
 """
@@ -22,6 +25,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 
 from coach.models import Coach
+from knowledge import ivf as ivf_index
 from knowledge import vector_store, vectors
 from knowledge.models import Citation, Document, DocumentStatus, Passage
 
@@ -112,6 +116,9 @@ class _Index:
     model: str
     ids: np.ndarray
     matrix: np.ndarray
+    # Above COACH_KNOWLEDGE_EXACT_MAX passages: the inverted-file index (`ids` then follow
+    # its grouped rows, and `matrix` is its matrix).
+    ivf: ivf_index.Ivf | None = None
 
 
 _indexes: dict[int | None, _Index] = {}
@@ -131,15 +138,17 @@ def _index(coach_id: int | None) -> _Index:
                 document__in=_searchable(coach_id), embedding_model=model
             ).exclude(embedding=None)
             rows = list(passages.order_by("id").values_list("id", "embedding"))
-            index = _Index(
-                version=version,
-                model=model,
-                ids=np.array([pk for pk, _e in rows], dtype=np.int64),
-                matrix=vectors.matrix([embedding for _pk, embedding in rows]),
-            )
+            ids = np.array([pk for pk, _e in rows], dtype=np.int64)
+            matrix = vectors.matrix([embedding for _pk, embedding in rows])
+            del rows
+            grouped = None
+            if len(ids) > settings.COACH_KNOWLEDGE_EXACT_MAX:
+                grouped = ivf_index.build(matrix)
+                ids, matrix = ids[grouped.order], grouped.matrix
+            index = _Index(version=version, model=model, ids=ids, matrix=matrix, ivf=grouped)
             _indexes[coach_id] = index
             logger.info(
-                "Knowledge index for coach %s: %d passages (%s).", coach_id, len(rows), model
+                "Knowledge index for coach %s: %d passages (%s).", coach_id, len(ids), model
             )
     return index
 
@@ -178,6 +187,10 @@ def _search_in_process(query: np.ndarray, *, coach_id: int | None, limit: int):
             index.matrix.shape[1],
         )
         return []
+    if index.ivf is not None:
+        positions, top_scores = ivf_index.search(index.ivf, query, limit=limit)
+        pairs = zip(positions, top_scores, strict=True)
+        return [(int(index.ids[i]), float(score)) for i, score in pairs]
     scores = index.matrix @ query
     count = min(limit, len(scores))
     top = np.argpartition(-scores, count - 1)[:count]

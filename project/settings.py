@@ -496,6 +496,9 @@ COACH_KNOWLEDGE_TOP_K = env_int("COACH_KNOWLEDGE_TOP_K", 4)
 COACH_KNOWLEDGE_MAX_TOKENS = env_int("COACH_KNOWLEDGE_MAX_TOKENS", 700)
 # The largest document file accepted, in bytes.
 COACH_KNOWLEDGE_MAX_FILE_BYTES = env_int("COACH_KNOWLEDGE_MAX_FILE_BYTES", 2_000_000)
+# In process, libraries above this many passages are searched through an inverted-file
+# index (approximate, much faster); at most this many, exactly.
+COACH_KNOWLEDGE_EXACT_MAX = env_int("COACH_KNOWLEDGE_EXACT_MAX", 20_000)
 # PostgreSQL with pgvector: search through its HNSW index (0: in process, as on SQLite).
 COACH_KNOWLEDGE_PGVECTOR = env_bool("COACH_KNOWLEDGE_PGVECTOR", True)
 # Documents waiting for embeddings (the starter libraries after `migrate`) are embedded
