@@ -180,4 +180,4 @@ def test_sources_on_the_page_in_the_api_and_in_the_export(
 
 def test_a_session_without_sources_shows_no_sources(user, coach, fake_llm, client):
     session = start(user, coach)
-    assert "Sources" not in client.get(session.get_absolute_url()).content.decode()
+    assert "message-sources" not in client.get(session.get_absolute_url()).content.decode()
