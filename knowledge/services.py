@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -178,11 +179,14 @@ def _embed_into(
             progress(min(start + batch, total), total)
 
 
-def document_embed(*, document: Document, progress: Progress | None = None) -> Document:
+def document_embed(
+    *, document: Document, progress: Progress | None = None, retry_later: bool = False
+) -> Document:
     """Embed a document's passages with the configured model and make it searchable.
 
     It leaves the search while this runs (its old vectors, if any, are another model's
-    or its text changed). On failure it is marked `failed` with the reason.
+    or its text changed). On failure it is marked `failed` with the reason, or left
+    `pending` (with the reason) when `retry_later` (the background embedding tries again).
     """
     Document.objects.filter(pk=document.pk).update(
         status=DocumentStatus.PENDING, status_reason="", updated_at=timezone.now()
@@ -192,7 +196,7 @@ def document_embed(*, document: Document, progress: Progress | None = None) -> D
         _embed_into(passages, title=document.title, progress=progress)
     except LLMError as exc:
         Document.objects.filter(pk=document.pk).update(
-            status=DocumentStatus.FAILED,
+            status=DocumentStatus.PENDING if retry_later else DocumentStatus.FAILED,
             status_reason=_embedding_failure(exc),
             updated_at=timezone.now(),
         )
@@ -225,22 +229,30 @@ def library_reindex(
     *,
     everything: bool = False,
     pending_only: bool = False,
+    retry_later: bool = False,
     on_document: Callable[[Document], Progress | None] | None = None,
 ) -> list[Document]:
     """Embed every document that needs it (see `documents_to_embed`); `pending_only`
-    leaves failed ones alone. Returns the documents as they ended."""
+    leaves failed ones alone. `retry_later` (the background embedding): a failure leaves
+    the document pending and stops there, for the next try. Returns the documents tried."""
     documents = documents_to_embed(everything=everything)
     if pending_only:
         documents = documents.filter(status=DocumentStatus.PENDING)
     done = []
     for document in list(documents):
         progress = on_document(document) if on_document is not None else None
-        done.append(document_embed(document=document, progress=progress))
+        embedded = document_embed(document=document, progress=progress, retry_later=retry_later)
+        done.append(embedded)
+        if retry_later and embedded.status != DocumentStatus.READY:
+            break  # the server failed: the next ones would too, and are tried later
     return done
 
 
 _background_lock = threading.Lock()
 _background: threading.Thread | None = None
+_background_tried = float("-inf")
+# After a try, the next one waits this long (the documents stay pending meanwhile).
+BACKGROUND_RETRY_SECONDS = 60.0
 
 
 def library_embed_in_background() -> bool:
@@ -250,31 +262,46 @@ def library_embed_in_background() -> bool:
     global _background
     from django.conf import settings
 
+    global _background_tried
     if not settings.COACH_KNOWLEDGE_BACKGROUND_EMBED:
         return False
     with _background_lock:
         if _background is not None and _background.is_alive():
             return False
+        if time.monotonic() - _background_tried < BACKGROUND_RETRY_SECONDS:
+            return False  # tried a moment ago (the embedding server may still be starting)
+        _background_tried = time.monotonic()
         if not Document.objects.filter(status=DocumentStatus.PENDING).exists():
             return False
-        _background = threading.Thread(
-            target=_embed_pending_now, name="knowledge-embed", daemon=True
-        )
-        _background.start()
+        _background = _start_thread(_embed_pending_now)
     return True
 
 
+def _start_thread(target: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=target, name="knowledge-embed", daemon=True)
+    thread.start()
+    return thread
+
+
+def library_embed_pending() -> list[Document]:
+    """Embed the documents waiting for it; if the embedding server fails they stay
+    pending (with the reason) for the next try. Returns the documents tried."""
+    documents = library_reindex(pending_only=True, retry_later=True)
+    waiting = [d for d in documents if d.status != DocumentStatus.READY]
+    logger.info(
+        "Embedded %d waiting documents (%d still waiting).",
+        len(documents) - len(waiting),
+        Document.objects.filter(status=DocumentStatus.PENDING).count(),
+    )
+    return documents
+
+
 def _embed_pending_now() -> None:
+    """The background thread: its own database connection, closed when it ends."""
     from django.db import connections
 
     try:
-        documents = library_reindex(pending_only=True)
-        failed = [d for d in documents if d.status != DocumentStatus.READY]
-        logger.info(
-            "Embedded %d waiting documents in the background (%d failed).",
-            len(documents) - len(failed),
-            len(failed),
-        )
+        library_embed_pending()
     except Exception:
         logger.exception("Embedding the waiting documents failed.")
     finally:

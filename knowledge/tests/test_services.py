@@ -214,3 +214,35 @@ def test_the_system_check_says_a_reindex_is_needed(coach, fake_embeddings, setti
     call_command("check", "--database", "default", stdout=out, stderr=out)
     assert "knowledge.W001" in out.getvalue()
     assert "knowledge_reindex" in out.getvalue()
+
+
+def test_background_embedding_keeps_documents_pending_when_the_server_fails(
+    fake_embeddings, settings, monkeypatch
+):
+    """The starter libraries after `migrate`: the first search or turn embeds them in a
+    thread; if the embedding server is not up yet they stay pending for the next try."""
+    from knowledge import services
+
+    fake_embeddings.fail_next(LLMUnavailable())
+    services.library_embed_pending()
+    assert not Document.objects.filter(status=DocumentStatus.FAILED).exists()
+    waiting = Document.objects.filter(status=DocumentStatus.PENDING)
+    assert waiting.exclude(status_reason="").count() == 1  # tried once, then it stopped
+
+    services.library_embed_pending()
+    assert not Document.objects.exclude(status=DocumentStatus.READY).exists()
+
+    # At most one start a minute per process, and only when switched on.
+    started = []
+    monkeypatch.setattr(services, "_start_thread", lambda target: started.append(target))
+    monkeypatch.setattr(services, "_background", None)
+    monkeypatch.setattr(services, "_background_tried", float("-inf"))
+    Document.objects.update(status=DocumentStatus.PENDING)
+    settings.COACH_KNOWLEDGE_BACKGROUND_EMBED = True
+    assert services.library_embed_in_background()
+    monkeypatch.setattr(services, "_background", None)
+    assert not services.library_embed_in_background()  # within the minute
+    assert started == [services._embed_pending_now]
+    settings.COACH_KNOWLEDGE_BACKGROUND_EMBED = False
+    monkeypatch.setattr(services, "_background_tried", float("-inf"))
+    assert not services.library_embed_in_background()
