@@ -181,3 +181,37 @@ def test_sources_on_the_page_in_the_api_and_in_the_export(
 def test_a_session_without_sources_shows_no_sources(user, coach, fake_llm, client):
     session = start(user, coach)
     assert "message-sources" not in client.get(session.get_absolute_url()).content.decode()
+
+
+def test_a_streamed_turn_retrieves_and_its_done_event_carries_the_sources(
+    user, coach, fake_llm, fake_embeddings, library
+):
+    """Through the ASGI streaming API (AsyncClient): the retrieval runs in the turn's
+    task, and `done` (serialised from async code) lists the sources."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    from sessions_app.tests.factories import make_session
+    from sessions_app.tests.test_api_turns import read_events
+
+    session = make_session(owner=user, coach=coach)
+    fake_llm.queue("Get up at the same time.")
+    client = AsyncClient()
+    client.force_login(user)
+
+    async def scenario():
+        response = await client.post(
+            f"/api/sessions/{session.pk}/messages/",
+            {"content": "How do I fall asleep at night?"},
+            content_type="application/json",
+            headers={"accept": "text/event-stream"},
+        )
+        return await read_events(response)
+
+    events = async_to_sync(scenario)()
+
+    assert events[0]["data"]["message"]["sources"] == []
+    done = events[-1]
+    assert done["event"] == "done"
+    assert done["data"]["sources"][0]["document"] == "Sleep hygiene"
+    assert "<reference>" in fake_llm.calls[-1][0]["content"]
