@@ -104,7 +104,8 @@ class DocumentAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return (*self.readonly_fields, "content", "source_name")
+        # The coach is repeated on every passage: a document moves by loading it again.
+        return (*self.readonly_fields, "content", "source_name", "coach")
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
