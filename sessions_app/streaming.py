@@ -261,10 +261,15 @@ async def _with_reference(run: TurnRun) -> list:
     turn = run.turn
     if not turn.retrieval_query or turn.prefix:
         return turn.chat
-    hits = await passages_retrieve(coach_id=turn.session.coach_id, query=turn.retrieval_query)
-    if not hits:
+    try:
+        hits = await passages_retrieve(coach_id=turn.session.coach_id, query=turn.retrieval_query)
+        if not hits:
+            return turn.chat
+        chat, run.sources = await db_step(services.turn_chat_with_reference, turn=turn, hits=hits)
+    except Exception:  # the reply matters more than its references
+        logger.exception("Turn %s goes ahead without library passages.", run.message_id)
+        run.sources = []
         return turn.chat
-    chat, run.sources = await db_step(services.turn_chat_with_reference, turn=turn, hits=hits)
     return chat
 
 

@@ -215,3 +215,21 @@ def test_a_streamed_turn_retrieves_and_its_done_event_carries_the_sources(
     assert done["event"] == "done"
     assert done["data"]["sources"][0]["document"] == "Sleep hygiene"
     assert "<reference>" in fake_llm.calls[-1][0]["content"]
+
+
+def test_a_failing_search_never_fails_the_turn(
+    user, coach, fake_llm, fake_embeddings, library, monkeypatch, caplog
+):
+    from knowledge import selectors
+
+    def broken(**kwargs):
+        raise RuntimeError("the index is broken")
+
+    monkeypatch.setattr(selectors, "passages_search", broken)
+
+    session = start(user, coach)
+
+    reply = session.messages.get(role="assistant")
+    assert reply.status == "ok"
+    assert not reply.citations.exists()
+    assert "goes ahead without library passages" in caplog.text
