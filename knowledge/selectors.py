@@ -141,16 +141,44 @@ def _index(coach_id: int | None) -> _Index:
             ids = np.array([pk for pk, _e in rows], dtype=np.int64)
             matrix = vectors.matrix([embedding for _pk, embedding in rows])
             del rows
-            grouped = None
-            if len(ids) > settings.COACH_KNOWLEDGE_EXACT_MAX:
-                grouped = ivf_index.build(matrix)
-                ids, matrix = ids[grouped.order], grouped.matrix
-            index = _Index(version=version, model=model, ids=ids, matrix=matrix, ivf=grouped)
+            index = _Index(version=version, model=model, ids=ids, matrix=matrix)
             _indexes[coach_id] = index
+            if len(ids) > settings.COACH_KNOWLEDGE_EXACT_MAX:
+                _group_soon(coach_id, index)
             logger.info(
                 "Knowledge index for coach %s: %d passages (%s).", coach_id, len(ids), model
             )
     return index
+
+
+_grouping: dict[int | None, threading.Thread] = {}
+
+
+def _group_soon(coach_id: int | None, index: _Index) -> None:
+    """Build the inverted-file index of a large library in a thread; searches stay exact
+    (slower) until it replaces the exact one, unless the library changed meanwhile."""
+
+    def group() -> None:
+        try:
+            grouped = ivf_index.build(index.matrix)
+            faster = _Index(
+                version=index.version,
+                model=index.model,
+                ids=index.ids[grouped.order],
+                matrix=grouped.matrix,
+                ivf=grouped,
+            )
+            with _lock:
+                if _indexes.get(coach_id) is index:
+                    _indexes[coach_id] = faster
+        except Exception:
+            logger.exception("Grouping the knowledge index of coach %s failed.", coach_id)
+        finally:
+            _grouping.pop(coach_id, None)
+
+    thread = threading.Thread(target=group, name="knowledge-ivf", daemon=True)
+    _grouping[coach_id] = thread
+    thread.start()
 
 
 def indexes_clear() -> None:

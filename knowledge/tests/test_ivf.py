@@ -46,6 +46,7 @@ def test_tiny_matrices(n):
 
 
 def test_large_libraries_use_it_and_still_find_the_passage(coach, fake_embeddings, settings):
+    from knowledge import selectors
     from knowledge.selectors import _index, indexes_clear, passages_search
     from knowledge.services import document_load
     from knowledge.testing import bag_of_words
@@ -54,6 +55,13 @@ def test_large_libraries_use_it_and_still_find_the_passage(coach, fake_embedding
     text = "\n\n".join(f"# Part {i}\n\nTopic {i} words number{i} here." for i in range(12))
     document_load(coach=coach, name="big.md", content=text)
     indexes_clear()
+
+    # The first search is exact, while the inverted file is built in a thread.
+    hits = passages_search(query_vector=bag_of_words("number7"), coach_id=coach.pk, limit=3)
+    assert hits and hits[0].heading_path.endswith("Part 7")
+    building = selectors._grouping.get(coach.pk)
+    if building is not None:
+        building.join(timeout=10)
 
     hits = passages_search(query_vector=bag_of_words("number7"), coach_id=coach.pk, limit=3)
 
