@@ -69,6 +69,7 @@ erd: install
 bench: install-dev
 	$(BIN)/python bench/llm_local.py
 	$(BIN)/python bench/gallery.py
+	$(BIN)/python bench/knowledge.py
 
 # How good the configured model's plans are (docs/model.md, "Quality bench"); slow on a CPU.
 bench-quality: install-dev

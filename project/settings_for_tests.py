@@ -12,3 +12,6 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "1")
 
 from project.settings import *  # noqa: F403
+
+# Tests embed what they need themselves, through a fake client (knowledge/testing.py).
+COACH_KNOWLEDGE_BACKGROUND_EMBED = False

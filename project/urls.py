@@ -25,10 +25,12 @@ urlpatterns = [
     path("api/me/", ProfileAPIView.as_view(), name="api-me"),
     path("api/", include("coach.api_urls")),
     path("api/", include("sessions_app.api_urls")),
+    path("api/", include("knowledge.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("help/model/", ModelHelpView.as_view(), name="model-help"),
+    path("knowledge/", include("knowledge.urls")),
     path("", include("project.seo")),
 ]
 

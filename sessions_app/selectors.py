@@ -114,7 +114,10 @@ def session_get_public(*, pk: int, viewer=None) -> CoachingSession:
         CoachingSession.objects.select_related("coach", "owner")
         .prefetch_related(
             Prefetch("prompts", queryset=Prompt.objects.order_by("id")),
-            Prefetch("messages", queryset=Message.objects.order_by("created_at", "id")),
+            Prefetch(
+                "messages",
+                queryset=Message.objects.order_by("created_at", "id").prefetch_related("citations"),
+            ),
         )
         .filter(pk=pk)
         .first()
@@ -212,7 +215,12 @@ def session_pending_turn(*, session: CoachingSession) -> PendingTurn | None:
 def message_get_public(*, pk: int, viewer=None) -> Message:
     """One message with its session, for `viewer` to read (as `session_get_public`: a
     hidden session's messages are a 404 to all but its owner and staff). Raises Http404."""
-    message = Message.objects.select_related("session", "session__owner").filter(pk=pk).first()
+    message = (
+        Message.objects.select_related("session", "session__owner")
+        .prefetch_related("citations")
+        .filter(pk=pk)
+        .first()
+    )
     if message is None or not message.session.visible_to(viewer):
         raise Http404(_("No such message."))
     return message

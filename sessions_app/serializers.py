@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -145,6 +146,49 @@ class PromptSerializer(serializers.Serializer):
 _DATETIME = serializers.DateTimeField()
 
 
+class SourceSerializer(serializers.Serializer):
+    """A passage of the coach's library that the reply was given, as it was then."""
+
+    rank = serializers.IntegerField(help_text=_("1 for the passage found most relevant."))
+    document = serializers.CharField(help_text=_("The document's title."))
+    heading = serializers.CharField(help_text=_("The headings the passage is under, or empty."))
+    text = serializers.CharField(help_text=_("The passage's text."))
+    score = serializers.FloatField(help_text=_("How close it was to the query (cosine, -1 to 1)."))
+    passage = serializers.IntegerField(
+        allow_null=True, help_text=_("The passage, or null once its document changed or went.")
+    )
+    url = serializers.CharField(
+        allow_null=True, help_text=_("The passage's page, or null when there is none any more.")
+    )
+
+
+def source_data(citation) -> dict:
+    return {
+        "rank": citation.rank,
+        "document": citation.document_title,
+        "heading": citation.heading_path,
+        "text": citation.text,
+        "score": citation.score,
+        "passage": citation.passage_id,
+        "url": (
+            reverse("knowledge:passage", args=[citation.passage_id])
+            if citation.passage_id
+            else None
+        ),
+    }
+
+
+def message_sources(message) -> list[dict]:
+    """The reply's sources: prefetched (`citations`) wherever a message is read from async
+    code; a streaming reply has none yet."""
+    cache = getattr(message, "_prefetched_objects_cache", {})
+    if "citations" in cache:
+        return [source_data(c) for c in cache["citations"]]
+    if message.role != "assistant" or message.status == MessageStatus.STREAMING:
+        return []
+    return [source_data(c) for c in message.citations.all()]
+
+
 class MessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     role = serializers.CharField()
@@ -183,6 +227,13 @@ class MessageSerializer(serializers.Serializer):
         ),
     )
     created_at = serializers.DateTimeField()
+    sources = SourceSerializer(
+        many=True,
+        help_text=_(
+            "The passages of the coach's library the reply was given (empty for a person's "
+            "message, and for a coach without a library)."
+        ),
+    )
 
     def get_content_html(self, message) -> str:
         return render_message(message)
@@ -200,6 +251,7 @@ class MessageSerializer(serializers.Serializer):
             "finish_reason": message.finish_reason or None,
             "replaces": message.replaces_id,
             "created_at": _DATETIME.to_representation(message.created_at),
+            "sources": message_sources(message),
         }
 
 

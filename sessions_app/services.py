@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.text import Truncator
@@ -27,6 +27,7 @@ from coach.llm import ChatMessage, LLMError, LLMUnavailable, Reply
 from coach.models import Coach, language_of
 from coach.prompting import (
     build_messages,
+    build_messages_with_reference,
     continuation_request,
     estimate_message_tokens,
     estimate_tokens,
@@ -34,6 +35,9 @@ from coach.prompting import (
 )
 from coach.quota import Reservation
 from coach.services import quota_release, quota_reserve, quota_tokens_record, quota_unreserve
+from knowledge.retrieval import query_text
+from knowledge.selectors import Hit, library_is_searchable
+from knowledge.services import citations_record
 from sessions_app.exceptions import (
     NothingToContinue,
     NothingToRegenerate,
@@ -83,6 +87,10 @@ class Turn:
     chat: list[ChatMessage]
     # A continuation: the text already there, which the rest is appended to.
     prefix: str = ""
+    # What the coach's library is searched for (empty: no search), and the tokens kept
+    # free in the prompt for the passages found.
+    retrieval_query: str = ""
+    reference_tokens: int = 0
 
 
 def prompt_build(*, kind: str, coach: Coach, answer: PromptAnswer) -> Prompt:
@@ -104,9 +112,28 @@ def session_title_from_goal(
     return title[:1].upper() + title[1:] if title else _("My coaching session")
 
 
+def knowledge_reserve(*, coach_id: int) -> int:
+    """Tokens kept free for library passages: COACH_KNOWLEDGE_MAX_TOKENS when the coach
+    has a searchable library, else none."""
+    if library_is_searchable(coach_id=coach_id):
+        return max(0, settings.COACH_KNOWLEDGE_MAX_TOKENS)
+    return 0
+
+
 def session_chat_messages(
     *, session: CoachingSession, reply: Message, continuing: bool = False
 ) -> list[ChatMessage]:
+    return session_chat_with_reference(session=session, reply=reply, continuing=continuing)[0]
+
+
+def session_chat_with_reference(
+    *,
+    session: CoachingSession,
+    reply: Message,
+    continuing: bool = False,
+    reference: list[Hit] | None = None,
+    reference_tokens: int = 0,
+) -> tuple[list[ChatMessage], list[Hit]]:
     """What the model is sent to write `reply`: the snapshot prompt, the typed prompts, then
     the earlier turns that were delivered, ending with the user message being answered.
 
@@ -139,7 +166,7 @@ def session_chat_messages(
     own_words = [m.content for m in kept if m.role == MessageRole.USER][-1:] or [
         p.text for p in prompts
     ]
-    return build_messages(
+    chat, used = build_messages_with_reference(
         system_prompt=session.system_prompt,
         few_shot=session.few_shot,
         prompts=prompts,
@@ -147,6 +174,40 @@ def session_chat_messages(
         labels=session.coach.option_labels(session.language),
         prompt_language=session.language,
         language=reply_language(texts=own_words, fallback=session.language),
+        reference=reference or [],
+        reference_tokens=reference_tokens,
+    )
+    return chat, list(used)  # type: ignore[arg-type]
+
+
+def turn_retrieval_query(*, session: CoachingSession, user_message: Message | None) -> str:
+    """What a turn searches the library for: the person's latest message (for the first
+    plan, their own words in the wizard) together with their goal."""
+    prompts = {p.kind: p for p in Prompt.objects.filter(session=session)}
+    goal_prompt = prompts.get(PromptKind.GOAL)
+    goal = (
+        session_title_from_goal(goal_prompt, coach=session.coach, language=session.language)
+        if goal_prompt is not None
+        else ""
+    )
+    if user_message is not None:
+        latest = user_message.content
+    else:
+        latest = "\n".join(
+            (p.text or "").strip()
+            for kind, p in prompts.items()
+            if kind != PromptKind.GOAL and (p.text or "").strip()
+        )
+    return query_text(goal=goal, latest=latest)
+
+
+def turn_chat_with_reference(*, turn: Turn, hits: list[Hit]) -> tuple[list[ChatMessage], list[Hit]]:
+    """The turn's request again, with the passages found that fit in its reserve."""
+    return session_chat_with_reference(
+        session=turn.session,
+        reply=turn.message,
+        reference=hits,
+        reference_tokens=turn.reference_tokens,
     )
 
 
@@ -372,7 +433,7 @@ def _ensure_prompts_fit(*, coach: Coach, prompts: list[Prompt], language: str) -
         language=language,
         prompt_language=language,
     )
-    if _tokens_over(chat) > 0:
+    if _tokens_over(chat) + knowledge_reserve(coach_id=coach.pk) > 0:
         raise ValidationError(
             _("Your answers are too long for this coach's model. Shorten them and try again.")
         )
@@ -390,7 +451,7 @@ def _ensure_fits(*, session: CoachingSession, content: str) -> None:
         prompt_language=session.language,
         language=session.language,
     )
-    over = _tokens_over(chat)
+    over = _tokens_over(chat) + knowledge_reserve(coach_id=session.coach_id)
     if over > 0:
         tokens = estimate_tokens(content)
         fits = max(0, len(content) * (tokens - over) // max(tokens, 1))
@@ -449,8 +510,20 @@ def _reply_create(
 
 
 def _turn(*, session: CoachingSession, user_message: Message | None, message: Message) -> Turn:
-    chat = session_chat_messages(session=session, reply=message) if message.claimed_at else []
-    return Turn(session=session, user_message=user_message, message=message, chat=chat)
+    if not message.claimed_at:
+        return Turn(session=session, user_message=user_message, message=message, chat=[])
+    chat = session_chat_messages(session=session, reply=message)
+    reserve = knowledge_reserve(coach_id=session.coach_id)
+    return Turn(
+        session=session,
+        user_message=user_message,
+        message=message,
+        chat=chat,
+        retrieval_query=(
+            turn_retrieval_query(session=session, user_message=user_message) if reserve else ""
+        ),
+        reference_tokens=reserve,
+    )
 
 
 def turn_claim(*, message_id: int) -> Turn | None:
@@ -503,10 +576,17 @@ def turns_stop_requested(*, message_ids: list[int]) -> list[int]:
 
 
 def turn_close(
-    *, message_id: int, content: str, model: str, reply: Reply | None, stopped: bool
+    *,
+    message_id: int,
+    content: str,
+    model: str,
+    reply: Reply | None,
+    stopped: bool,
+    sources: list[Hit] | None = None,
 ) -> Message:
     """The reply ended well (`ok`) or was stopped by its owner (`stopped`, still counted).
-    `model` is the model asked; the reply names the one that answered, if it came."""
+    `model` is the model asked; the reply names the one that answered, if it came.
+    `sources` are the library passages it was given, kept with it (knowledge.Citation)."""
     fields: dict = {"content": content, "heartbeat_at": timezone.now(), "model_name": model[:200]}
     if reply is not None:
         fields.update(
@@ -520,6 +600,11 @@ def turn_close(
     if reply is not None and message.quota_day is not None:
         tokens = (reply.prompt_tokens or 0) + (reply.completion_tokens or 0)
         quota_tokens_record(day=message.quota_day, tokens=tokens)
+    if sources:
+        citations_record(message_id=message_id, hits=sources)
+    # Read from async code (the stream's `done` event): its sources come with it.
+    message._prefetched_objects_cache.pop("citations", None)
+    prefetch_related_objects([message], "citations")
     CoachingSession.objects.filter(pk=message.session_id).update(updated_at=timezone.now())
     return message
 
@@ -575,7 +660,11 @@ def _turn_leave_streaming(
             )
         if not left:
             left = streaming.update(status=status, **fields)
-        message = Message.objects.select_related("session").get(pk=message_id)
+        message = (
+            Message.objects.select_related("session")
+            .prefetch_related("citations")
+            .get(pk=message_id)
+        )
         if left and refund and message.quota_day is not None:
             quota_release(
                 reservation=Reservation(user_id=message.session.owner_id, day=message.quota_day)

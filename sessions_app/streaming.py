@@ -32,6 +32,8 @@ from django.utils.translation import gettext as _
 
 from coach.llm import LLMBadResponse, LLMError, LLMUnavailable, Reply, get_chat_client
 from coach.prompting import continuation_joiner
+from knowledge.retrieval import passages_retrieve
+from knowledge.selectors import Hit
 from project.db import db_step
 from sessions_app import services
 from sessions_app.models import RETRYABLE_STATUSES, Message, MessageStatus
@@ -88,6 +90,8 @@ class TurnRun:
         self.outcome.add_done_callback(lambda done: done.cancelled() or done.exception())
         self.final: Message | None = None
         self.task: asyncio.Task[None] | None = None
+        # The library passages the model was given (stored with the reply).
+        self.sources: list[Hit] = []
 
     def append(self, piece: str) -> None:
         """Readers see a piece at once after a quiet spell (the first token is not held
@@ -187,7 +191,8 @@ async def _generate(run: TurnRun) -> None:
     client = get_chat_client()
     joined = not run.turn.prefix
     try:
-        stream = client.astream(run.turn.chat)
+        chat = await _with_reference(run)
+        stream = client.astream(chat)
         async with contextlib.aclosing(stream):
             async for item in stream:
                 if isinstance(item, Reply):
@@ -232,6 +237,7 @@ async def _generate(run: TurnRun) -> None:
                 model=client.model,
                 reply=reply,
                 stopped=run.stop_requested,
+                sources=run.sources,
             )
     except BaseException as exc:
         logger.exception("Turn %s could not be stored.", run.message_id)
@@ -246,6 +252,25 @@ async def _generate(run: TurnRun) -> None:
     run.finish(message, error if failed else None)
     if interrupted:
         raise asyncio.CancelledError
+
+
+async def _with_reference(run: TurnRun) -> list:
+    """The turn's request, with the coach's library passages found for it (docs/knowledge.md).
+    The search waits on the embedding server holding no database connection; a failure
+    there leaves the request as it was."""
+    turn = run.turn
+    if not turn.retrieval_query or turn.prefix:
+        return turn.chat
+    try:
+        hits = await passages_retrieve(coach_id=turn.session.coach_id, query=turn.retrieval_query)
+        if not hits:
+            return turn.chat
+        chat, run.sources = await db_step(services.turn_chat_with_reference, turn=turn, hits=hits)
+    except Exception:  # the reply matters more than its references
+        logger.exception("Turn %s goes ahead without library passages.", run.message_id)
+        run.sources = []
+        return turn.chat
+    return chat
 
 
 async def _housekeep(loop: asyncio.AbstractEventLoop) -> None:
@@ -354,4 +379,6 @@ async def _follow_stored(message: Message, offset: int) -> AsyncIterator[Event]:
 def message_refresh(*, message_id: int) -> Message:
     """The stored message, marked interrupted first if its writer stopped beating."""
     services.turns_expire_stale(message_ids=[message_id])
-    return Message.objects.select_related("session").get(pk=message_id)
+    return (
+        Message.objects.select_related("session").prefetch_related("citations").get(pk=message_id)
+    )

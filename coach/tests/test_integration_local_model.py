@@ -251,6 +251,8 @@ def runlocal(
         {
             "DATABASE_URL": f"sqlite:///{tmp_path / 'runlocal.sqlite3'}",
             "COACH_LOCAL_LLM_PORT": str(model_port),
+            # The embedded embedding server (knowledge library) too, on a port of its own.
+            "COACH_LOCAL_EMBEDDING_PORT": str(local_server.free_port()),
             "COACH_LOCAL_CONTEXT": "2048",
             "PYTHONUNBUFFERED": "1",
             **env,
@@ -265,6 +267,13 @@ def runlocal(
         start_new_session=True,
     )
     return process, web_port, model_port
+
+
+def embedding_port(log: str) -> int:
+    """The embedding server's port, as runlocal's output names it."""
+    import re
+
+    return int(re.search(r"local embedding server \(.*\) on http://127\.0\.0\.1:(\d+)/v1", log)[1])
 
 
 def stop_runlocal(process: subprocess.Popen[bytes], sig: int) -> int:
@@ -287,9 +296,11 @@ def test_runlocal_starts_model_and_web_server_and_stops_both(tmp_path, sig):
     log = (tmp_path / "runlocal.log").read_text()
     assert code == 0, log
     assert "The local model server is ready." in log
+    assert "The local embedding server is ready." in log
     assert "a tiny offline model for trying Stepwise" in log  # the demo model
     assert local_server.port_is_free(web_port)
     assert local_server.port_is_free(model_port)
+    assert local_server.port_is_free(embedding_port(log))
 
 
 def test_runlocal_serves_a_model_file_under_its_own_name(tmp_path):

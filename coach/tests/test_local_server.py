@@ -204,6 +204,8 @@ def local_settings(settings):
     settings.COACH_LLM_USES_LOCAL_SERVER = True
     settings.COACH_LOCAL_LLM_PORT = local_server.free_port()
     settings.OPENAI_BASE_URL = f"http://127.0.0.1:{settings.COACH_LOCAL_LLM_PORT}/v1"
+    # The embedding server has tests of its own (below).
+    settings.COACH_EMBEDDING_USES_LOCAL_SERVER = False
     return settings
 
 
@@ -263,7 +265,7 @@ def test_runlocal_serves_a_model_file(local_settings, spawned, monkeypatch, tmp_
     assert f"Serving the model file {path}" in output
     assert "model: Tiny Chat; replies are labelled tiny-chat.Q4_K_M" in output
     assert "context: 8192 tokens (the file says 32768, at most 8192" in output
-    model_server, web_server = spawned
+    model_server, web_server, embed_pending = spawned
     command = model_server["command"]
     assert command[command.index("--model") + 1] == str(path)
     assert command[command.index("--model_alias") + 1] == "tiny-chat.Q4_K_M"
@@ -271,7 +273,47 @@ def test_runlocal_serves_a_model_file(local_settings, spawned, monkeypatch, tmp_
     # The web server plans its prompts for the window the model server has.
     assert web_server["command"][2] == "uvicorn"
     assert web_server["env"]["COACH_LOCAL_CONTEXT"] == "8192"
+    # The documents waiting for embeddings (the starter libraries) are embedded beside it.
+    assert embed_pending["command"][-2:] == ["knowledge_reindex", "--pending"]
     assert "exited (status 3)" in error
+
+
+@pytest.mark.django_db
+def test_runlocal_starts_the_embedding_server_beside_the_model(
+    local_settings, spawned, monkeypatch
+):
+    local_settings.COACH_LOCAL_MODEL_FILE = ""
+    local_settings.COACH_LLM_IS_DEMO = True
+    local_settings.COACH_LOCAL_CONTEXT = 4096
+    local_settings.COACH_EMBEDDING_USES_LOCAL_SERVER = True
+    local_settings.COACH_LOCAL_EMBEDDING_PORT = local_server.free_port()
+    monkeypatch.setattr(local_server, "wait_until_ready", lambda *args, **kwargs: None)
+
+    output, _error = run()
+
+    _model_server, embedding_server, _web_server, _embed_pending = spawned
+    command = embedding_server["command"]
+    assert command[1:3] == ["-m", "coach.embedding_server"]
+    assert command[command.index("--port") + 1] == str(local_settings.COACH_LOCAL_EMBEDDING_PORT)
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert "The local embedding server is ready." in output
+
+
+@pytest.mark.django_db
+def test_runlocal_refuses_a_taken_embedding_port(local_settings, spawned, monkeypatch):
+    import socket
+
+    local_settings.COACH_LOCAL_MODEL_FILE = ""
+    local_settings.COACH_LOCAL_CONTEXT = 4096
+    local_settings.COACH_EMBEDDING_USES_LOCAL_SERVER = True
+    monkeypatch.setattr(local_server, "wait_until_ready", lambda *args, **kwargs: None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        local_settings.COACH_LOCAL_EMBEDDING_PORT = taken.getsockname()[1]
+        _output, error = run()
+    assert "COACH_LOCAL_EMBEDDING_PORT" in error
+    assert len(spawned) == 1  # only the model server, stopped again
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from knowledge.models import Passage
 from sessions_app.tests.factories import make_session
 
 ROLES = ("anon", "owner", "other", "staff")
@@ -223,6 +224,11 @@ RULES: dict[str, dict[str, tuple[dict | None, dict[str, int]]]] = {
     "sitemap-section": {"GET": (None, same(200)), "POST": ({}, same(405))},
     # Help pages: public, read-only.
     "model-help": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    # The knowledge library: public search (the API refuses a missing `q` with 400) and
+    # passage pages, read-only.
+    "knowledge:search": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "knowledge:passage": {"GET": (None, same(200)), "POST": ({}, same(405))},
+    "knowledge-api:search": {"GET": (None, same(400)), "POST": ({}, same(405))},
 }
 
 # The admin's URLs come from its registered ModelAdmins; the admin site itself lets in
@@ -237,6 +243,10 @@ ADMIN_SAMPLES = [
     "admin:sessions_app_message_changelist",
     "admin:sessions_app_sessionreport_changelist",
     "admin:coach_siteusage_changelist",
+    "admin:knowledge_document_changelist",
+    "admin:knowledge_document_add",
+    "admin:knowledge_passage_changelist",
+    "admin:knowledge_citation_changelist",
 ]
 
 
@@ -292,6 +302,8 @@ def test_rule(name, method, role, people, fake_llm):
     if name.startswith("sessions-api:message-") and name != "sessions-api:message-create":
         # these take a message's id
         kwargs = {"pk": session.messages.filter(role="assistant").first().pk}
+    if name == "knowledge:passage":  # a passage of the starter libraries
+        kwargs = {"pk": Passage.objects.order_by("pk").first().pk}
     if "<int:message_pk>" in route_of(name):  # a page about one message of the session
         kwargs["message_pk"] = session.messages.filter(role="assistant").first().pk
     url = reverse(name, kwargs=kwargs)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from knowledge.testing import fake_embeddings  # noqa: F401 - a fixture
+
 SERVER_START_SECONDS = 10.0
 SERVER_STOP_SECONDS = 10.0
 

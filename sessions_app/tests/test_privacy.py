@@ -97,6 +97,14 @@ PUBLIC_API_FIELDS = {
     "model",
     "finish_reason",
     "replaces",
+    "sources",
+    # a reply's sources: passages of the coach's public library
+    "rank",
+    "document",
+    "heading",
+    "score",
+    "passage",
+    "url",
 }
 
 

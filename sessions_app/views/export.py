@@ -4,6 +4,7 @@ import re
 from functools import lru_cache
 
 from django.http import HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
@@ -75,12 +76,33 @@ def _model_line(model_name: str) -> str:
     return f"_{label} {name}_"
 
 
-def export_markdown(session: CoachingSession, *, url: str) -> str:
+def _sources_lines(message, *, site: str) -> list[str]:
+    """The passages of the coach's library a reply was given, linked to their pages."""
+    citations = list(message.citations.all()) if message.pk else []
+    if not citations:
+        return []
+    label = _("Sources")
+    lines = ["", f"**{label}**", ""]
+    for citation in citations:
+        title = _MARKDOWN_SPECIALS.sub(r"\\\1", " ".join(citation.document_title.split()))
+        if citation.heading_path:
+            heading = _MARKDOWN_SPECIALS.sub(r"\\\1", " ".join(citation.heading_path.split()))
+            title = f"{title} \u203a {heading}"
+        if citation.passage_id:
+            link = site + reverse("knowledge:passage", args=[citation.passage_id])
+            lines.append(f"{citation.rank}. [{title}](<{link}>)")
+        else:
+            lines.append(f"{citation.rank}. {title}")
+    return lines
+
+
+def export_markdown(session: CoachingSession, *, url: str, site: str = "") -> str:
     """The session as Markdown: who, which coach, the answers, then every turn.
 
-    The coach's replies are Markdown already and go in as written, their headings
-    moved below the turn's, each with the model that wrote it; people's own words go in
-    as block quotes. Only public fields: never an email address or a model error.
+        The coach's replies are Markdown already and go in as written, their headings
+        moved below the turn's, each with the model that wrote it; people's own words go in
+        as block quotes. Only public fields: never an email address or a model error. Under
+    each reply, the library passages it was given, linked on `site` (scheme and host).
     """
     when = timezone.localtime(session.created_at)
     # Labels outside the f-strings: xgettext (makemessages) does not look inside them.
@@ -116,6 +138,7 @@ def export_markdown(session: CoachingSession, *, url: str) -> str:
             out.append(demote_headings(message.content.strip()))
             if getattr(message, "finish_reason", "") == "length":
                 out += ["", f"*{cut_short}*"]
+            out += _sources_lines(message, site=site)
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
@@ -123,7 +146,11 @@ def export_markdown(session: CoachingSession, *, url: str) -> str:
 class SessionExportView(View):
     def get(self, request, pk: int):
         session = session_get_public(pk=pk, viewer=request.user)
-        body = export_markdown(session, url=request.build_absolute_uri(session.get_absolute_url()))
+        body = export_markdown(
+            session,
+            url=request.build_absolute_uri(session.get_absolute_url()),
+            site=request.build_absolute_uri("/").rstrip("/"),
+        )
         response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
         response["Content-Disposition"] = content_disposition_header(
             as_attachment=True, filename=export_filename(session)

@@ -243,6 +243,39 @@
     });
   }
 
+  /* The library passages a finished reply was given ("Sources"), as the page shows them
+   * (sessions_app/partials/sources.html): built from text, never from HTML. */
+  function fillSources(bubble, message) {
+    var old = bubble.querySelector(".message-sources");
+    if (old) { old.remove(); }
+    var sources = Array.isArray(message.sources) ? message.sources : [];
+    if (!sources.length) { return; }
+    var section = document.createElement("section");
+    section.className = "message-sources";
+    section.setAttribute("aria-label", strings.sources || "Sources");
+    var title = document.createElement("h3");
+    title.className = "message-sources__title";
+    title.textContent = strings.sources || "Sources";
+    var list = document.createElement("ol");
+    list.className = "message-sources__list";
+    sources.forEach(function (source) {
+      var item = document.createElement("li");
+      var label = String(source.document || "") + (source.heading ? " \u203a " + source.heading : "");
+      if (typeof source.url === "string" && source.url.charAt(0) === "/") {
+        var link = document.createElement("a");
+        link.href = source.url;
+        link.textContent = label;
+        item.appendChild(link);
+      } else {
+        item.textContent = label;
+      }
+      list.appendChild(item);
+    });
+    section.appendChild(title);
+    section.appendChild(list);
+    bubble.insertBefore(section, bubble.querySelector(".message-foot") || bubble.querySelector(".message-versions"));
+  }
+
   /* A finished reply's footer, from the message as the server sent it. */
   function fillFoot(bubble, message) {
     var foot = bubble.querySelector(".message-foot");
@@ -390,6 +423,7 @@
     }
     if (t.bubble.classList.contains("message--assistant")) {
       if (message.id == null) { message.id = t.id; }
+      fillSources(t.bubble, message);
       fillFoot(t.bubble, message);
       t.bubble.classList.remove("message--failed", "bubble--failed");
     }

@@ -7,17 +7,19 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import models
 
-APPS = ("accounts", "coach", "sessions_app")
+APPS = ("accounts", "coach", "sessions_app", "knowledge")
 
 TYPE_NAMES = {
     "AutoField": "int",
     "BigAutoField": "bigint",
     "BigIntegerField": "bigint",
+    "BinaryField": "blob",
     "BooleanField": "bool",
     "CharField": "varchar",
     "DateField": "date",
     "DateTimeField": "datetime",
     "EmailField": "varchar",
+    "FloatField": "float",
     "ForeignKey": "bigint",
     "IntegerField": "int",
     "JSONField": "json",

