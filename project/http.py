@@ -44,6 +44,7 @@ def parse_ip(value: str) -> str | None:
 
 
 def wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/") or "application/json" in request.headers.get(
-        "Accept", ""
+    """JSON for the API, allauth's headless API, and any client that asks for it."""
+    return request.path.startswith(("/api/", "/_allauth/")) or (
+        "application/json" in request.headers.get("Accept", "")
     )

@@ -376,3 +376,17 @@ def test_me_patch_takes_a_json_object_only(user_api, url):
     assert form.status_code == 415
     assert user_api.patch(url, "null", content_type="application/json").status_code == 400
     assert user_api.patch(url, "[]", content_type="application/json").status_code == 400
+
+
+def test_headless_signup_past_the_daily_cap_is_a_json_429(api_client, settings):
+    settings.SIGNUP_DAILY_LIMIT = 1
+    first = {"username": "first1", "password": PASSWORD}
+    assert api_client.post("/_allauth/app/v1/auth/signup", first, format="json").status_code in (
+        200,
+        401,  # signed up; allauth's app client may still ask for a step
+    )
+    second = {"username": "second2", "password": PASSWORD}
+    response = api_client.post("/_allauth/app/v1/auth/signup", second, format="json")
+    assert response.status_code == 429
+    assert "Too many accounts" in response.json()["detail"]
+    assert int(response["Retry-After"]) > 0
