@@ -41,8 +41,13 @@ class AccountAdapter(DefaultAccountAdapter):
         return client_ip(request)
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
-        # Only a sign-up that is about to happen is refused: the form itself stays readable.
-        if request.method == "POST" or getattr(request, "_stepwise_social_signup", False):
+        # Only a sign-up that is about to happen is refused: the form stays readable, and
+        # allauth also asks this while answering other requests (the headless API lists
+        # the flows on offer), which must not turn into the sign-up cap's 429.
+        if _signing_up(request) and not getattr(request, "_stepwise_signup_checked", False):
+            # Once a request: allauth asks again while answering the sign-up it let
+            # through, and the account just made has counted by then.
+            request._stepwise_signup_checked = True
             try:
                 signup_daily_check(request)
             except SignupCapReached as exc:
@@ -65,6 +70,14 @@ class AccountAdapter(DefaultAccountAdapter):
                     raise ValidationError({"username": [USERNAME_TAKEN]}, code="unique") from exc
                 raise
         return user
+
+
+def _signing_up(request: HttpRequest) -> bool:
+    """A POST to a sign-up URL (the page's or the headless API's), or a social sign-up."""
+    if getattr(request, "_stepwise_social_signup", False):
+        return True
+    match = getattr(request, "resolver_match", None)
+    return request.method == "POST" and match is not None and match.url_name == "signup"
 
 
 def provider_names(data: dict) -> tuple[str, str]:

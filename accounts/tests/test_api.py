@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.authtoken.models import Token
 
+from accounts.models import User
 from conftest import PASSWORD
 from project.settings import auth_rate_limits
 
@@ -390,3 +391,29 @@ def test_headless_signup_past_the_daily_cap_is_a_json_429(api_client, settings):
     assert response.status_code == 429
     assert "Too many accounts" in response.json()["detail"]
     assert int(response["Retry-After"]) > 0
+
+
+def test_the_last_headless_sign_up_of_the_day_is_answered_as_a_sign_up(api_client, settings):
+    """allauth asks whether sign-up is open again while answering one that needs a
+    confirmed address: the account just made must not turn its own answer into a 429."""
+    settings.SIGNUP_DAILY_LIMIT = 1
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    body = {"username": "first1", "email": "first1@example.com", "password": PASSWORD}
+    response = api_client.post("/_allauth/app/v1/auth/signup", body, format="json")
+    assert response.status_code == 401, response.content  # waiting for the address
+    assert "Too many accounts" not in response.content.decode()
+    assert User.objects.filter(username="first1").exists()
+    second = {"username": "second2", "email": "s2@example.com", "password": PASSWORD}
+    response = api_client.post("/_allauth/app/v1/auth/signup", second, format="json")
+    assert response.status_code == 429
+
+
+def test_a_headless_login_from_a_capped_address_is_not_the_sign_up_cap(api_client, settings, user):
+    settings.SIGNUP_DAILY_LIMIT = 1
+    body = {"username": "first1", "password": PASSWORD}
+    api_client.post("/_allauth/app/v1/auth/signup", body, format="json")
+    api_client.delete("/_allauth/app/v1/auth/session")
+    wrong = {"username": user.username, "password": "not-the-password-1"}
+    assert api_client.post("/_allauth/app/v1/auth/login", wrong, format="json").status_code == 400
+    right = {"username": user.username, "password": PASSWORD}
+    assert api_client.post("/_allauth/app/v1/auth/login", right, format="json").status_code == 200
