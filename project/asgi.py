@@ -19,6 +19,7 @@ async def application(scope, receive, send):
         return await django_application(scope, receive, send)
     from django.conf import settings
 
+    from coach.llm import get_chat_client
     from sessions_app.streaming import turns_drain
 
     while True:
@@ -27,5 +28,8 @@ async def application(scope, receive, send):
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await turns_drain(settings.COACH_SHUTDOWN_GRACE_SECONDS)
+            aclose = getattr(get_chat_client(), "aclose", None)
+            if aclose is not None:  # a stand-in client in tests has nothing to close
+                await aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return

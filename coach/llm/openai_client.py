@@ -94,6 +94,13 @@ class OpenAIChatClient(SyncFacade):
         if sdk is not None:
             run(sdk.close)
 
+    async def aclose(self) -> None:
+        """Close the running loop's SDK client (the ASGI lifespan's shutdown): its
+        aiohttp session would otherwise be reported unclosed when the worker exits."""
+        sdk = self._sdks.pop(asyncio.get_running_loop(), None)
+        if sdk is not None:
+            await sdk.close()
+
     @property
     def _sdk(self) -> Any:
         """The SDK client of the running loop (of the sync portal outside any loop)."""
@@ -119,7 +126,7 @@ class OpenAIChatClient(SyncFacade):
                 base_url=self.base_url,
                 timeout=timeout,
                 max_retries=0,
-                http_client=openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeout),
+                http_client=openai.DefaultAioHttpClient(limits=limits, timeout=timeout),
             )
             self._sdks[loop] = sdk
         return sdk
@@ -269,7 +276,7 @@ def _translate(exc: Exception) -> LLMError:
     if isinstance(exc, LLMError):
         return exc
     error: LLMError
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError) and _timed_out(exc):
         error = LLMTimeout()
     elif isinstance(exc, openai.APIConnectionError):
         error = LLMUnavailable()
@@ -286,6 +293,19 @@ def _translate(exc: Exception) -> LLMError:
         return LLMBadResponse()
     logger.warning("Model request failed: %s -> %s", _describe(exc), type(error).__name__)
     return error
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a timeout is behind `exc`. The SDK's aiohttp transport reports every
+    failure to connect as a timeout, a refused connection too: that one is unavailable."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, TimeoutError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def build_openai_client() -> ChatClient:
