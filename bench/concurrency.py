@@ -14,7 +14,7 @@ SQLite in the temporary directory, or PostgreSQL `stepwise_bench` created and dr
 to `--pg-url`'s server (with Redis `--redis-url` as the cache). Settings are
 production-like: `DJANGO_DEBUG=0` with a throwaway secret key (no query log kept in
 memory), `DJANGO_SECURE_SSL_REDIRECT=0` because the bench speaks plain HTTP, and a daily
-limit high enough never to refuse. Members, API tokens and one session each (its three
+limits high enough never to refuse. Members, API tokens and one session each (its three
 answers and a first plan) are written straight to the database.
 
 Then, for each size N:
@@ -762,7 +762,7 @@ def site_env(args, *, database_url: str, redis_url: str, port: int, standin_port
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "COACH_", "OPENAI_", "GUNICORN_"))
+        if not k.startswith(("DJANGO_", "COACH_", "OPENAI_", "GUNICORN_", "STEPWISE_"))
         and k not in ("DATABASE_URL", "REDIS_URL", "PORT", "WEB_CONCURRENCY")
     }
     env.update(
@@ -775,6 +775,12 @@ def site_env(args, *, database_url: str, redis_url: str, port: int, standin_port
         OPENAI_API_KEY="x",
         COACH_LLM_MODEL="standin",
         COACH_DAILY_LIMIT="1000000",
+        # Limits made for people, not for a load test: the site's daily cap on the model,
+        # replies a session, and the API's per-address rate (the GETs come from one).
+        COACH_SITE_DAILY_LIMIT="0",
+        COACH_SESSION_MAX_TURNS="100000",
+        STEPWISE_API_ANON_RATE="1000000/min",
+        STEPWISE_API_USER_RATE="1000000/min",
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY="bench-only-" + os.urandom(24).hex(),
         DJANGO_SECURE_SSL_REDIRECT="0",

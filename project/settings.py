@@ -118,19 +118,21 @@ INSTALLED_APPS = [
 # Every middleware here is async-capable (project/tests/test_middleware.py checks it): one
 # sync-only middleware would make Django run the whole chain, and every request, in a thread.
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    # Django's own classes, with their hooks run on the event loop under ASGI instead of
+    # a thread hop each (project/inline_middleware.py).
+    "project.inline_middleware.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "project.inline_middleware.SessionMiddleware",
     # Before CommonMiddleware, so that a cross-origin preflight is answered first.
     "corsheaders.middleware.CorsMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "project.inline_middleware.LocaleMiddleware",
+    "project.inline_middleware.CommonMiddleware",
+    "project.inline_middleware.CsrfViewMiddleware",
+    "project.inline_middleware.AuthenticationMiddleware",
+    "project.inline_middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "project.inline_middleware.XFrameOptionsMiddleware",
+    "project.inline_middleware.CSPMiddleware",
     # django-ratelimit's own middleware is sync-only; ours turns Ratelimited into a 429.
     "project.middleware.RatelimitMiddleware",
 ]
