@@ -118,3 +118,11 @@ class XFrameOptionsMiddleware(InlineHooks, clickjacking.XFrameOptionsMiddleware)
 
 class CSPMiddleware(InlineHooks, csp.CSPMiddleware):
     pass
+
+
+def _dotted(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# Ours, and the Django class each stands for (project/checks.py).
+DJANGO_PATHS = {_dotted(cls): _dotted(cls.__bases__[-1]) for cls in InlineHooks.__subclasses__()}
