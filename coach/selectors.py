@@ -15,7 +15,6 @@ def coach_get_active(*, slug: str) -> Coach | None:
 
 def quota_get(*, user: User) -> QuotaStatus:
     day = quota_day()
-    used = (
-        DailyUsage.objects.filter(user=user, day=day).values_list("count", flat=True).first() or 0
-    )
+    today = DailyUsage.objects.filter(user=user, day=day).order_by()
+    used = next(iter(today.values_list("count", flat=True)[:1]), 0)
     return QuotaStatus(limit=daily_limit(), used=used, resets_at=quota_resets_at(day))

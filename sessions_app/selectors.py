@@ -159,10 +159,11 @@ def session_conversation(*, session: CoachingSession) -> list[Message]:
 
 def session_get(*, pk: int) -> CoachingSession:
     """One session without its conversation (for writes). Raises Http404."""
-    session = CoachingSession.objects.select_related("coach", "owner").filter(pk=pk).first()
-    if session is None:
-        raise Http404(_("No such session."))
-    return session
+    # get(), not first(): no ORDER BY to compile for a primary key.
+    try:
+        return CoachingSession.objects.select_related("coach", "owner").get(pk=pk)
+    except CoachingSession.DoesNotExist:
+        raise Http404(_("No such session.")) from None
 
 
 def session_get_for(*, pk: int, viewer) -> CoachingSession:

@@ -121,9 +121,20 @@ def knowledge_reserve(*, coach_id: int) -> int:
 
 
 def session_chat_messages(
-    *, session: CoachingSession, reply: Message, continuing: bool = False
+    *,
+    session: CoachingSession,
+    reply: Message,
+    continuing: bool = False,
+    prompts: list[Prompt] | None = None,
 ) -> list[ChatMessage]:
-    return session_chat_with_reference(session=session, reply=reply, continuing=continuing)[0]
+    return session_chat_with_reference(
+        session=session, reply=reply, continuing=continuing, prompts=prompts
+    )[0]
+
+
+def session_prompts(*, session: CoachingSession) -> list[Prompt]:
+    """The session's typed prompts (the wizard's answers), in order."""
+    return [p.as_typed() for p in Prompt.objects.filter(session=session)]
 
 
 def session_chat_with_reference(
@@ -133,6 +144,7 @@ def session_chat_with_reference(
     continuing: bool = False,
     reference: list[Hit] | None = None,
     reference_tokens: int = 0,
+    prompts: list[Prompt] | None = None,
 ) -> tuple[list[ChatMessage], list[Hit]]:
     """What the model is sent to write `reply`: the snapshot prompt, the typed prompts, then
     the earlier turns that were delivered, ending with the user message being answered.
@@ -140,9 +152,10 @@ def session_chat_with_reference(
     A user message whose answer failed and was never retried is left out, and so is a
     failed or interrupted reply, and an earlier version of a regenerated one: the model
     sees the conversation the person sees. `continuing` asks for the rest of `reply`,
-    cut short by the length limit.
+    cut short by the length limit. `prompts`: the session's, when the caller has them.
     """
-    prompts = [p.as_typed() for p in Prompt.objects.filter(session=session)]
+    if prompts is None:
+        prompts = session_prompts(session=session)
     before = [
         m
         for m in session_conversation(session=session)
@@ -180,11 +193,18 @@ def session_chat_with_reference(
     return chat, list(used)  # type: ignore[arg-type]
 
 
-def turn_retrieval_query(*, session: CoachingSession, user_message: Message | None) -> str:
+def turn_retrieval_query(
+    *,
+    session: CoachingSession,
+    user_message: Message | None,
+    prompts: list[Prompt] | None = None,
+) -> str:
     """What a turn searches the library for: the person's latest message (for the first
     plan, their own words in the wizard) together with their goal."""
-    prompts = {p.kind: p for p in Prompt.objects.filter(session=session)}
-    goal_prompt = prompts.get(PromptKind.GOAL)
+    if prompts is None:
+        prompts = session_prompts(session=session)
+    by_kind = {p.kind: p for p in prompts}
+    goal_prompt = by_kind.get(PromptKind.GOAL)
     goal = (
         session_title_from_goal(goal_prompt, coach=session.coach, language=session.language)
         if goal_prompt is not None
@@ -195,7 +215,7 @@ def turn_retrieval_query(*, session: CoachingSession, user_message: Message | No
     else:
         latest = "\n".join(
             (p.text or "").strip()
-            for kind, p in prompts.items()
+            for kind, p in by_kind.items()
             if kind != PromptKind.GOAL and (p.text or "").strip()
         )
     return query_text(goal=goal, latest=latest)
@@ -281,7 +301,10 @@ def message_open(*, session: CoachingSession, user: User, content: str) -> Turn:
             }
         )
     _ensure_room_for_a_turn(session=session, user=user)
-    _ensure_fits(session=session, content=content)
+    # Read once: the fit check and the request sent to the model both need them.
+    prompts = session_prompts(session=session)
+    reserve = knowledge_reserve(coach_id=session.coach_id)
+    _ensure_fits(session=session, content=content, prompts=prompts, reserve=reserve)
     _ensure_no_turn_in_progress(session=session)
     reservation = quota_reserve(user=user)
     try:
@@ -293,7 +316,13 @@ def message_open(*, session: CoachingSession, user: User, content: str) -> Turn:
     except BaseException:
         quota_unreserve(reservation=reservation)
         raise
-    return _turn(session=session, user_message=user_message, message=message)
+    return _turn(
+        session=session,
+        user_message=user_message,
+        message=message,
+        prompts=prompts,
+        reserve=reserve,
+    )
 
 
 def retry_open(*, session: CoachingSession, user: User) -> Turn:
@@ -439,19 +468,22 @@ def _ensure_prompts_fit(*, coach: Coach, prompts: list[Prompt], language: str) -
         )
 
 
-def _ensure_fits(*, session: CoachingSession, content: str) -> None:
+def _ensure_fits(
+    *, session: CoachingSession, content: str, prompts: list[Prompt], reserve: int
+) -> None:
     """The new message, with the session's prompts, leaves room for the reply in the
-    model's context (older turns are dropped first; these never are)."""
+    model's context (older turns are dropped first; these never are) and for `reserve`
+    tokens of library passages."""
     chat = build_messages(
         system_prompt=session.system_prompt,
         few_shot=session.few_shot,
-        prompts=[p.as_typed() for p in Prompt.objects.filter(session=session)],
+        prompts=prompts,
         history=[{"role": "user", "content": content}],
         labels=session.coach.option_labels(session.language),
         prompt_language=session.language,
         language=session.language,
     )
-    over = _tokens_over(chat) + knowledge_reserve(coach_id=session.coach_id)
+    over = _tokens_over(chat) + reserve
     if over > 0:
         tokens = estimate_tokens(content)
         fits = max(0, len(content) * (tokens - over) // max(tokens, 1))
@@ -479,7 +511,7 @@ def _tokens_over(chat: list[ChatMessage]) -> int:
 
 def _ensure_no_turn_in_progress(*, session: CoachingSession) -> None:
     streaming = Message.objects.filter(session=session, status=MessageStatus.STREAMING)
-    in_progress = streaming.values_list("pk", flat=True).first()
+    in_progress = next(iter(streaming.order_by().values_list("pk", flat=True)[:1]), None)
     if in_progress is not None and not turns_expire_stale(message_ids=[in_progress]):
         raise TurnInProgress()
 
@@ -509,18 +541,31 @@ def _reply_create(
         raise TurnInProgress() from exc
 
 
-def _turn(*, session: CoachingSession, user_message: Message | None, message: Message) -> Turn:
+def _turn(
+    *,
+    session: CoachingSession,
+    user_message: Message | None,
+    message: Message,
+    prompts: list[Prompt] | None = None,
+    reserve: int | None = None,
+) -> Turn:
+    """The opened turn; `prompts` and `reserve`, when the caller has read them already."""
     if not message.claimed_at:
         return Turn(session=session, user_message=user_message, message=message, chat=[])
-    chat = session_chat_messages(session=session, reply=message)
-    reserve = knowledge_reserve(coach_id=session.coach_id)
+    if prompts is None:
+        prompts = session_prompts(session=session)
+    chat = session_chat_messages(session=session, reply=message, prompts=prompts)
+    if reserve is None:
+        reserve = knowledge_reserve(coach_id=session.coach_id)
     return Turn(
         session=session,
         user_message=user_message,
         message=message,
         chat=chat,
         retrieval_query=(
-            turn_retrieval_query(session=session, user_message=user_message) if reserve else ""
+            turn_retrieval_query(session=session, user_message=user_message, prompts=prompts)
+            if reserve
+            else ""
         ),
         reference_tokens=reserve,
     )
@@ -602,9 +647,9 @@ def turn_close(
         quota_tokens_record(day=message.quota_day, tokens=tokens)
     if sources:
         citations_record(message_id=message_id, hits=sources)
-    # Read from async code (the stream's `done` event): its sources come with it.
-    message._prefetched_objects_cache.pop("citations", None)
-    prefetch_related_objects([message], "citations")
+        # Read from async code (the stream's `done` event): its sources come with it.
+        message._prefetched_objects_cache.pop("citations", None)
+        prefetch_related_objects([message], "citations")
     CoachingSession.objects.filter(pk=message.session_id).update(updated_at=timezone.now())
     return message
 
