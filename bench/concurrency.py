@@ -788,6 +788,9 @@ def site_env(args, *, database_url: str, redis_url: str, port: int, standin_port
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
+    for setting in args.setting:
+        name, _, value = setting.partition("=")
+        env[name] = value
     return env
 
 
@@ -1352,6 +1355,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="the app's Python (its venv's bin/ comes first on the site's PATH)",
     )
     parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY (2)")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the site, e.g. COACH_DB_THREADS=2 (repeatable)",
+    )
     parser.add_argument("--tokens", type=int, default=50, help="stand-in: words per reply (50)")
     parser.add_argument("--seconds", type=float, default=5.0, help="stand-in: seconds a reply (5)")
     parser.add_argument("--wait", type=float, default=8.0, help="first-token delay of 'wait' (8)")

@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import OuterRef, Q, Subquery, prefetch_related_objects
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.text import Truncator
@@ -431,8 +431,17 @@ def _ensure_user_has_room(*, user: User) -> None:
     few accounts cannot hold every model slot. (Checked, not locked: two requests at the
     same instant may both pass; the per-session constraint and the daily limit still hold.)"""
     limit = settings.COACH_USER_TURNS_IN_FLIGHT
-    writing = Message.objects.filter(session__owner=user, status=MessageStatus.STREAMING)
-    in_flight = list(writing.values_list("pk", flat=True)[:limit])
+    # Driven by the person's sessions, one probe of the one-turn-per-session index each.
+    # Filtering the replies being written by their session's owner instead, PostgreSQL
+    # walked every reply being written on the whole site: 500 lookups a turn under load.
+    writing = Message.objects.filter(session=OuterRef("pk"), status=MessageStatus.STREAMING)
+    in_flight = list(
+        CoachingSession.objects.filter(owner=user)
+        .annotate(writing=Subquery(writing.order_by().values("pk")[:1]))
+        .filter(writing__isnull=False)
+        .order_by()
+        .values_list("writing", flat=True)[:limit]
+    )
     if (
         len(in_flight) >= limit
         and len(in_flight) - turns_expire_stale(message_ids=in_flight) >= limit
