@@ -21,21 +21,23 @@ def quota_reserve(*, user: User) -> Reservation:
     """Take one of today's model requests, or raise QuotaExceeded (the user's limit) or
     SiteBudgetExceeded (the whole site's, COACH_SITE_DAILY_LIMIT / _TOKENS).
 
-    Exact under concurrency across processes: the row exists (INSERT ... ON CONFLICT
-    DO NOTHING), then one conditional UPDATE increments it only while it is under the
-    limit. Each statement is its own short transaction; the model call that follows
-    runs outside any transaction.
+    Exact under concurrency across processes: one conditional UPDATE increments the
+    day's row only while it is under the limit; when it changes nothing (the day's first
+    request, or the limit is reached) the row is made sure of (INSERT ... ON CONFLICT DO
+    NOTHING) and the UPDATE tried once more. Each statement is its own short transaction;
+    the model call that follows runs outside any transaction.
     """
     day = quota_day()
     limit = daily_limit()
     if settings.COACH_REQUIRE_VERIFIED_EMAIL and not user_has_verified_email(user=user):
         raise EmailNotVerified(limit=limit, resets_at=quota_resets_at(day))
-    DailyUsage.objects.bulk_create([DailyUsage(user=user, day=day, count=0)], ignore_conflicts=True)
-    taken = DailyUsage.objects.filter(user=user, day=day, count__lt=limit).update(
-        count=F("count") + 1
-    )
-    if not taken:
-        raise QuotaExceeded(limit=limit, resets_at=quota_resets_at(day))
+    under = DailyUsage.objects.filter(user=user, day=day, count__lt=limit)
+    if not under.update(count=F("count") + 1):
+        DailyUsage.objects.bulk_create(
+            [DailyUsage(user=user, day=day, count=0)], ignore_conflicts=True
+        )
+        if not under.update(count=F("count") + 1):
+            raise QuotaExceeded(limit=limit, resets_at=quota_resets_at(day))
     reservation = Reservation(user_id=user.pk, day=day)
     try:
         _site_reserve(day=day)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 
 from coach import llm
@@ -154,6 +155,24 @@ def test_the_sdk_client_is_built_once_and_reused(stub_llm):
     client.complete(MESSAGES)
     list(client.stream(MESSAGES))
     assert client._sdk is sdk
+    assert len(stub_llm.requests) == 2
+
+
+def test_aclose_closes_the_loops_sdk_client_and_a_later_call_makes_a_new_one(stub_llm):
+    # What the ASGI lifespan's shutdown does (project/asgi.py).
+    stub_llm.queue(StubResponse(), StubResponse())
+    client = stub_llm.client()
+
+    async def scenario():
+        await client.acomplete(MESSAGES)
+        first = client._sdk
+        await client.aclose()
+        assert first.is_closed()
+        await client.acomplete(MESSAGES)
+        assert client._sdk is not first
+        await client.aclose()
+
+    async_to_sync(scenario)()
     assert len(stub_llm.requests) == 2
 
 
