@@ -667,12 +667,14 @@ COACH_KNOWLEDGE_BACKGROUND_EMBED = env_bool("COACH_KNOWLEDGE_BACKGROUND_EMBED", 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"unclosed_model_client": {"()": "project.log_filters.DropUnclosedModelClient"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # The openai SDK's HTTP client logs every request at INFO; coach.llm logs each reply.
         "httpx2": {"level": "WARNING"},
+        "asyncio": {"filters": ["unclosed_model_client"]},
         # Not "uvicorn.error" nor "uvicorn.access": uvicorn sets them up itself, and under
         # gunicorn its worker hands them gunicorn's error log and access log (`accesslog`
         # in project/gunicorn.conf.py, one line a request, as before). Naming them here
