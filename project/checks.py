@@ -23,8 +23,11 @@ _CHECKS_BY_PATH = [
     csrf.check_csrf_cookie_secure,
 ]
 # Silenced in settings (they cannot see our subclasses), reported again under our ids.
-_MISSING = {"security.W001": "stepwise.W011", "security.W002": "stepwise.W012"}
-_MISSING["security.W003"] = "stepwise.W013"
+_MISSING = {
+    "security.W001": "stepwise.W011",
+    "security.W002": "stepwise.W012",
+    "security.W003": "stepwise.W013",
+}
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -134,7 +134,7 @@ def session_chat_messages(
 
 def session_prompts(*, session: CoachingSession) -> list[Prompt]:
     """The session's typed prompts (the wizard's answers), in order."""
-    return [p.as_typed() for p in Prompt.objects.filter(session=session)]
+    return Prompt.objects.filter(session=session).typed()
 
 
 def session_chat_with_reference(

@@ -50,7 +50,7 @@ def session_page_context(request, session, form: MessageForm | None = None) -> d
     conversation = session.conversation
     context = {
         "coaching_session": session,
-        "prompts": [p.as_typed() for p in session.prompts.all()],
+        "prompts": session.prompts.all().typed(),
         "conversation": conversation,
         "streaming_message": streaming_message(conversation),
         "is_owner": False,
