@@ -35,6 +35,7 @@ PROMPT_KIND_ORDER: tuple[str, ...] = ("current_state", "goal", "misc")
 # (ChatML, used by SmolLM2 and most models, spends 4-5: <|im_start|>role\n...<|im_end|>\n).
 MESSAGE_OVERHEAD_TOKENS = 5
 ASCII_CHARS_PER_TOKEN = 4
+ASCII_DIGITS = "0123456789"
 
 
 class SupportsRender(Protocol):
@@ -61,11 +62,10 @@ def estimate_tokens(text: str) -> int:
     times too high: old turns are dropped early rather than the request refused.
     Add MESSAGE_OVERHEAD_TOKENS per message (`estimate_message_tokens`).
     """
-    ascii_chars = digits = 0
-    for char in text:
-        if char.isascii():
-            ascii_chars += 1
-            digits += char.isdigit()
+    # Counted by str methods in C, not a loop over characters: a turn estimates every
+    # message of its history, several times.
+    ascii_chars = len(text.encode("ascii", errors="ignore"))
+    digits = sum(map(text.count, ASCII_DIGITS))
     other_bytes = len(text.encode("utf-8", errors="replace")) - ascii_chars
     return math.ceil((ascii_chars - digits) / ASCII_CHARS_PER_TOKEN) + digits + other_bytes
 

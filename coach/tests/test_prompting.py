@@ -6,6 +6,8 @@ import random
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from coach.llm import ChatMessage
 from coach.models import Coach
@@ -212,10 +214,28 @@ def test_inputs_are_not_changed():
         ("🙂", 4),
         ("10 minutes", 2 + 2),  # digits count one each
         ("2026", 4),
+        ("٣", 2),  # a digit, but not ASCII: its bytes
+        ("\ud800", 1),  # a lone surrogate is sent as one replacement byte
     ],
 )
 def test_estimate_tokens(text, tokens):
     assert estimate_tokens(text) == tokens
+
+
+def _estimate_tokens_by_character(text: str) -> int:
+    """The rule as its docstring states it, one character at a time."""
+    ascii_chars = digits = 0
+    for char in text:
+        if char.isascii():
+            ascii_chars += 1
+            digits += char.isdigit()
+    other_bytes = len(text.encode("utf-8", errors="replace")) - ascii_chars
+    return -(-(ascii_chars - digits) // 4) + digits + other_bytes
+
+
+@given(st.text())
+def test_estimate_tokens_follows_its_rule_for_any_text(text):
+    assert estimate_tokens(text) == _estimate_tokens_by_character(text)
 
 
 def test_message_estimate_adds_overhead_per_message():
