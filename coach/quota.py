@@ -48,6 +48,17 @@ class Reservation:
 
     user_id: int
     day: dt.date
+    # The user's requests that day with this one, when known.
+    used: int | None = None
+
+
+def reservation_status(reservation: Reservation) -> QuotaStatus | None:
+    """The user's daily limit right after `reservation`, if its count is known."""
+    if reservation.used is None:
+        return None
+    return QuotaStatus(
+        limit=daily_limit(), used=reservation.used, resets_at=quota_resets_at(reservation.day)
+    )
 
 
 def quota_day() -> dt.date:

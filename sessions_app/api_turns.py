@@ -72,7 +72,7 @@ def _run_drf_view(drf_view, request: HttpRequest, *args: Any, **kwargs: Any) -> 
     """The DRF view, and for an opened turn the daily limit after it (same database step)."""
     response = drf_view(request, *args, **kwargs)
     if isinstance(response, api.TurnOpened):
-        quota = quota_get(user=request.user)
+        quota = response.turn.quota or quota_get(user=request.user)
         response.rate_limit = rate_limit_headers(
             limit=quota.limit, remaining=quota.remaining, resets_at=quota.resets_at
         )

@@ -9,6 +9,7 @@ short step. See docs/streaming.md. The sync functions that wait for the whole re
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -33,8 +34,9 @@ from coach.prompting import (
     estimate_tokens,
     reply_language,
 )
-from coach.quota import Reservation
+from coach.quota import QuotaStatus, Reservation, reservation_status
 from coach.services import quota_release, quota_reserve, quota_tokens_record, quota_unreserve
+from knowledge.models import Citation
 from knowledge.retrieval import query_text
 from knowledge.selectors import Hit, library_is_searchable
 from knowledge.services import citations_record
@@ -63,7 +65,12 @@ from sessions_app.models import (
     ReportReason,
     SessionReport,
 )
-from sessions_app.selectors import session_conversation, session_pending_turn
+from sessions_app.selectors import (
+    TurnRoom,
+    session_conversation,
+    session_pending_turn,
+    turn_room_get,
+)
 
 TITLE_MAX_LENGTH = 80
 ERROR_MAX_LENGTH = 500
@@ -91,6 +98,8 @@ class Turn:
     # free in the prompt for the passages found.
     retrieval_query: str = ""
     reference_tokens: int = 0
+    # The owner's daily limit once this turn took its unit, when known.
+    quota: QuotaStatus | None = None
 
 
 def prompt_build(*, kind: str, coach: Coach, answer: PromptAnswer) -> Prompt:
@@ -112,12 +121,12 @@ def session_title_from_goal(
     return title[:1].upper() + title[1:] if title else _("My coaching session")
 
 
-def knowledge_reserve(*, coach_id: int) -> int:
+def knowledge_reserve(*, coach_id: int, searchable: bool | None = None) -> int:
     """Tokens kept free for library passages: COACH_KNOWLEDGE_MAX_TOKENS when the coach
-    has a searchable library, else none."""
-    if library_is_searchable(coach_id=coach_id):
-        return max(0, settings.COACH_KNOWLEDGE_MAX_TOKENS)
-    return 0
+    has a searchable library (`searchable`, when the caller has read it), else none."""
+    if searchable is None:
+        searchable = library_is_searchable(coach_id=coach_id)
+    return max(0, settings.COACH_KNOWLEDGE_MAX_TOKENS) if searchable else 0
 
 
 def session_chat_messages(
@@ -257,8 +266,9 @@ def session_open(
         prompt_build(kind=PromptKind.GOAL, coach=coach, answer=goal),
         prompt_build(kind=PromptKind.MISC, coach=coach, answer=misc),
     ]
-    _ensure_user_has_room(user=user)
-    _ensure_prompts_fit(coach=coach, prompts=prompts, language=language)
+    room = _ensure_room_for_a_turn(user=user, coach_id=coach.pk)
+    reserve = knowledge_reserve(coach_id=coach.pk, searchable=room.library_searchable)
+    _ensure_prompts_fit(coach=coach, prompts=prompts, language=language, reserve=reserve)
     reservation = quota_reserve(user=user)
     try:
         with transaction.atomic():
@@ -277,7 +287,14 @@ def session_open(
     except BaseException:
         quota_unreserve(reservation=reservation)
         raise
-    return _turn(session=session, user_message=None, message=message)
+    return _turn(
+        session=session,
+        user_message=None,
+        message=message,
+        prompts=prompts,
+        reserve=reserve,
+        reservation=reservation,
+    )
 
 
 def message_open(*, session: CoachingSession, user: User, content: str) -> Turn:
@@ -300,12 +317,12 @@ def message_open(*, session: CoachingSession, user: User, content: str) -> Turn:
                 ]
             }
         )
-    _ensure_room_for_a_turn(session=session, user=user)
+    room = _ensure_room_for_a_turn(user=user, coach_id=session.coach_id, session=session)
     # Read once: the fit check and the request sent to the model both need them.
     prompts = session_prompts(session=session)
-    reserve = knowledge_reserve(coach_id=session.coach_id)
+    reserve = knowledge_reserve(coach_id=session.coach_id, searchable=room.library_searchable)
     _ensure_fits(session=session, content=content, prompts=prompts, reserve=reserve)
-    _ensure_no_turn_in_progress(session=session)
+    _ensure_no_turn_in_progress(room=room)
     reservation = quota_reserve(user=user)
     try:
         with transaction.atomic():
@@ -322,6 +339,7 @@ def message_open(*, session: CoachingSession, user: User, content: str) -> Turn:
         message=message,
         prompts=prompts,
         reserve=reserve,
+        reservation=reservation,
     )
 
 
@@ -330,8 +348,8 @@ def retry_open(*, session: CoachingSession, user: User) -> Turn:
     plan, or the answer to the newest user message. Counts one request. The failed reply
     stays in the history."""
     session_ensure_owner(session=session, user=user)
-    _ensure_room_for_a_turn(session=session, user=user)
-    _ensure_no_turn_in_progress(session=session)
+    room = _ensure_room_for_a_turn(user=user, coach_id=session.coach_id, session=session)
+    _ensure_no_turn_in_progress(room=room)
     pending = session_pending_turn(session=session)
     if pending is None:
         raise NothingToRetry()
@@ -342,7 +360,13 @@ def retry_open(*, session: CoachingSession, user: User) -> Turn:
     except BaseException:
         quota_unreserve(reservation=reservation)
         raise
-    return _turn(session=session, user_message=pending.user_message, message=message)
+    return _turn(
+        session=session,
+        user_message=pending.user_message,
+        message=message,
+        reserve=knowledge_reserve(coach_id=session.coach_id, searchable=room.library_searchable),
+        reservation=reservation,
+    )
 
 
 def continue_open(*, message: Message, user: User) -> Turn:
@@ -357,8 +381,10 @@ def continue_open(*, message: Message, user: User) -> Turn:
     session_ensure_owner(session=session, user=user)
     if not _is_last_reply(message) or message.status != MessageStatus.OK or not message.cut_short:
         raise NothingToContinue()
-    _ensure_user_has_room(user=user)
-    _ensure_no_turn_in_progress(session=session)
+    room = _ensure_room_for_a_turn(
+        user=user, coach_id=session.coach_id, session=session, count_replies=False
+    )
+    _ensure_no_turn_in_progress(room=room)
     reservation = quota_reserve(user=user)
     try:
         now = timezone.now()
@@ -384,7 +410,12 @@ def continue_open(*, message: Message, user: User) -> Turn:
     message = Message.objects.select_related("session", "session__coach").get(pk=message.pk)
     chat = session_chat_messages(session=session, reply=message, continuing=True)
     return Turn(
-        session=session, user_message=None, message=message, chat=chat, prefix=message.content
+        session=session,
+        user_message=None,
+        message=message,
+        chat=chat,
+        prefix=message.content,
+        quota=reservation_status(reservation),
     )
 
 
@@ -400,8 +431,8 @@ def regenerate_open(*, message: Message, user: User) -> Turn:
     session_ensure_owner(session=session, user=user)
     if not _is_last_reply(message) or message.status not in DELIVERED_STATUSES:
         raise NothingToRegenerate()
-    _ensure_room_for_a_turn(session=session, user=user)
-    _ensure_no_turn_in_progress(session=session)
+    room = _ensure_room_for_a_turn(user=user, coach_id=session.coach_id, session=session)
+    _ensure_no_turn_in_progress(room=room)
     reservation = quota_reserve(user=user)
     try:
         with transaction.atomic():
@@ -413,7 +444,13 @@ def regenerate_open(*, message: Message, user: User) -> Turn:
         raise
     before = [m for m in session_conversation(session=session) if m.pk != reply.pk]
     user_message = next((m for m in reversed(before) if m.role == MessageRole.USER), None)
-    return _turn(session=session, user_message=user_message, message=reply)
+    return _turn(
+        session=session,
+        user_message=user_message,
+        message=reply,
+        reserve=knowledge_reserve(coach_id=session.coach_id, searchable=room.library_searchable),
+        reservation=reservation,
+    )
 
 
 def _is_last_reply(message: Message) -> bool:
@@ -426,40 +463,49 @@ def _is_last_reply(message: Message) -> bool:
     return not later.exists()
 
 
-def _ensure_user_has_room(*, user: User) -> None:
-    """At most COACH_USER_TURNS_IN_FLIGHT replies written for one person at a time, so a
-    few accounts cannot hold every model slot. (Checked, not locked: two requests at the
-    same instant may both pass; the per-session constraint and the daily limit still hold.)"""
-    limit = settings.COACH_USER_TURNS_IN_FLIGHT
-    # Driven by the person's sessions, one probe of the one-turn-per-session index each.
-    # Filtering the replies being written by their session's owner instead, PostgreSQL
-    # walked every reply being written on the whole site: 500 lookups a turn under load.
+def _ensure_room_for_a_turn(
+    *,
+    user: User,
+    coach_id: int,
+    session: CoachingSession | None = None,
+    count_replies: bool = True,
+) -> TurnRoom:
+    """A new reply fits: the session has fewer than COACH_SESSION_MAX_TURNS replies
+    (unless the reply continues one already counted), and its owner fewer replies being
+    written than COACH_USER_TURNS_IN_FLIGHT, so a few accounts cannot hold every model
+    slot. (Checked, not locked: two requests at the same instant may both pass; the
+    per-session constraint and the daily limit still hold.) Returns what was read."""
+    in_flight_limit = settings.COACH_USER_TURNS_IN_FLIGHT
+    room = turn_room_get(
+        owner_id=user.pk,
+        session_id=session.pk if session is not None else None,
+        coach_id=coach_id,
+        writing_limit=in_flight_limit,
+    )
+    if count_replies and room.replies >= settings.COACH_SESSION_MAX_TURNS:
+        raise SessionFull(limit=settings.COACH_SESSION_MAX_TURNS)
+    if room.owner_writing >= in_flight_limit:
+        # Rarely here: see whether some of them are from a server that died.
+        in_flight = _replies_being_written(user=user, limit=in_flight_limit)
+        if len(in_flight) - turns_expire_stale(message_ids=in_flight) >= in_flight_limit:
+            raise TooManyTurns(limit=in_flight_limit)
+    return room
+
+
+def _replies_being_written(*, user: User, limit: int) -> list[int]:
     writing = Message.objects.filter(session=OuterRef("pk"), status=MessageStatus.STREAMING)
-    in_flight = list(
+    return list(
         CoachingSession.objects.filter(owner=user)
         .annotate(writing=Subquery(writing.order_by().values("pk")[:1]))
         .filter(writing__isnull=False)
         .order_by()
         .values_list("writing", flat=True)[:limit]
     )
-    if (
-        len(in_flight) >= limit
-        and len(in_flight) - turns_expire_stale(message_ids=in_flight) >= limit
-    ):
-        raise TooManyTurns(limit=limit)
 
 
-def _ensure_room_for_a_turn(*, session: CoachingSession, user: User) -> None:
-    """A new reply fits: the session has fewer than COACH_SESSION_MAX_TURNS replies, and
-    its owner fewer replies being written than allowed."""
-    limit = settings.COACH_SESSION_MAX_TURNS
-    replies = Message.objects.filter(session=session, role=MessageRole.ASSISTANT)
-    if replies.count() >= limit:
-        raise SessionFull(limit=limit)
-    _ensure_user_has_room(user=user)
-
-
-def _ensure_prompts_fit(*, coach: Coach, prompts: list[Prompt], language: str) -> None:
+def _ensure_prompts_fit(
+    *, coach: Coach, prompts: list[Prompt], language: str, reserve: int
+) -> None:
     """The wizard's answers leave room for the reply in the model's context. Checked
     before a unit is taken: a request that cannot fit is refused, not failed."""
     chat = build_messages(
@@ -471,7 +517,7 @@ def _ensure_prompts_fit(*, coach: Coach, prompts: list[Prompt], language: str) -
         language=language,
         prompt_language=language,
     )
-    if _tokens_over(chat) + knowledge_reserve(coach_id=coach.pk) > 0:
+    if _tokens_over(chat) + reserve > 0:
         raise ValidationError(
             _("Your answers are too long for this coach's model. Shorten them and try again.")
         )
@@ -518,10 +564,9 @@ def _tokens_over(chat: list[ChatMessage]) -> int:
     )
 
 
-def _ensure_no_turn_in_progress(*, session: CoachingSession) -> None:
-    streaming = Message.objects.filter(session=session, status=MessageStatus.STREAMING)
-    in_progress = next(iter(streaming.order_by().values_list("pk", flat=True)[:1]), None)
-    if in_progress is not None and not turns_expire_stale(message_ids=[in_progress]):
+def _ensure_no_turn_in_progress(*, room: TurnRoom) -> None:
+    writing = room.writing_id
+    if writing is not None and not turns_expire_stale(message_ids=[writing]):
         raise TurnInProgress()
 
 
@@ -534,8 +579,9 @@ def _reply_create(
 ) -> Message:
     now = timezone.now()
     try:
-        # A savepoint: the unique constraint is the last word on one turn at a time.
-        with transaction.atomic():
+        # The unique constraint is the last word on one turn at a time. Its violation
+        # ends the caller's transaction (no savepoint: nothing goes on after it).
+        with transaction.atomic(savepoint=False):
             return Message.objects.create(
                 session=session,
                 role=MessageRole.ASSISTANT,
@@ -557,10 +603,18 @@ def _turn(
     message: Message,
     prompts: list[Prompt] | None = None,
     reserve: int | None = None,
+    reservation: Reservation | None = None,
 ) -> Turn:
     """The opened turn; `prompts` and `reserve`, when the caller has read them already."""
+    quota = reservation_status(reservation) if reservation is not None else None
     if not message.claimed_at:
-        return Turn(session=session, user_message=user_message, message=message, chat=[])
+        return Turn(
+            session=session,
+            user_message=user_message,
+            message=message,
+            chat=[],
+            quota=quota,
+        )
     if prompts is None:
         prompts = session_prompts(session=session)
     chat = session_chat_messages(session=session, reply=message, prompts=prompts)
@@ -577,6 +631,7 @@ def _turn(
             else ""
         ),
         reference_tokens=reserve,
+        quota=quota,
     )
 
 
@@ -631,7 +686,7 @@ def turns_stop_requested(*, message_ids: list[int]) -> list[int]:
 
 def turn_close(
     *,
-    message_id: int,
+    message: Message,
     content: str,
     model: str,
     reply: Reply | None,
@@ -639,8 +694,13 @@ def turn_close(
     sources: list[Hit] | None = None,
 ) -> Message:
     """The reply ended well (`ok`) or was stopped by its owner (`stopped`, still counted).
-    `model` is the model asked; the reply names the one that answered, if it came.
-    `sources` are the library passages it was given, kept with it (knowledge.Citation)."""
+    `message` is the reply as its turn opened it; the stored one is returned. `model` is
+    the model asked; the reply names the one that answered, if it came. `sources` are the
+    library passages it was given, kept with it (knowledge.Citation).
+
+    One transaction, and the message is not read back when this close is what ended it:
+    every turn ends here, and each statement costs it under load (docs/performance.md)."""
+    message_id = message.pk
     fields: dict = {"content": content, "heartbeat_at": timezone.now(), "model_name": model[:200]}
     if reply is not None:
         fields.update(
@@ -650,16 +710,20 @@ def turn_close(
             finish_reason=reply.finish_reason[:20],
         )
     status = MessageStatus.STOPPED if stopped else MessageStatus.OK
-    message = _turn_leave_streaming(message_id=message_id, status=status, refund=False, **fields)
-    if reply is not None and message.quota_day is not None:
-        tokens = (reply.prompt_tokens or 0) + (reply.completion_tokens or 0)
-        quota_tokens_record(day=message.quota_day, tokens=tokens)
-    if sources:
-        citations_record(message_id=message_id, hits=sources)
-        # Read from async code (the stream's `done` event): its sources come with it.
-        message._prefetched_objects_cache.pop("citations", None)
-        prefetch_related_objects([message], "citations")
-    CoachingSession.objects.filter(pk=message.session_id).update(updated_at=timezone.now())
+    with transaction.atomic():
+        message = _turn_leave_streaming(
+            message_id=message_id, status=status, refund=False, known=message, **fields
+        )
+        if sources:
+            citations_record(message_id=message_id, hits=sources)
+            # Read from async code (the stream's `done` event): its sources come with it.
+            message._prefetched_objects_cache.pop("citations", None)
+            prefetch_related_objects([message], "citations")
+        CoachingSession.objects.filter(pk=message.session_id).update(updated_at=timezone.now())
+        # Last: the site's one row of the day is locked until the commit, just after.
+        if reply is not None and message.quota_day is not None:
+            tokens = (reply.prompt_tokens or 0) + (reply.completion_tokens or 0)
+            quota_tokens_record(day=message.quota_day, tokens=tokens)
     return message
 
 
@@ -699,13 +763,21 @@ def turns_expire_stale(*, message_ids: list[int] | None = None) -> int:
 
 
 def _turn_leave_streaming(
-    *, message_id: int, status: str, refund: bool, continued_status: str | None = None, **fields
+    *,
+    message_id: int,
+    status: str,
+    refund: bool,
+    continued_status: str | None = None,
+    known: Message | None = None,
+    **fields,
 ) -> Message:
     """The one way out of `streaming`: a conditional UPDATE, so that whoever comes first
     (the writer, a stop, the stale sweep) decides, and a unit is given back at most once.
     A continuation (still marked cut short while streaming) leaves as `continued_status`
-    when one is given."""
-    with transaction.atomic():
+    when one is given. `known`: the message as it was while streaming, which this
+    UPDATE completes if it wins (no refund then), instead of reading it back."""
+    # No savepoint inside a caller's transaction: a failure here ends it all the same.
+    with transaction.atomic(savepoint=False):
         streaming = Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING)
         left = 0
         if continued_status is not None:
@@ -714,6 +786,13 @@ def _turn_leave_streaming(
             )
         if not left:
             left = streaming.update(status=status, **fields)
+        if left and known is not None and not refund and continued_status is None:
+            message = copy.copy(known)
+            message.status = status
+            for name, value in fields.items():
+                setattr(message, name, value)
+            message._prefetched_objects_cache = {"citations": Citation.objects.none()}
+            return message
         message = (
             Message.objects.select_related("session")
             .prefetch_related("citations")

@@ -232,7 +232,7 @@ async def _generate(run: TurnRun) -> None:
         else:
             message = await db_step(
                 services.turn_close,
-                message_id=run.message_id,
+                message=run.turn.message,
                 content=content,
                 model=client.model,
                 reply=reply,

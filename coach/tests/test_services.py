@@ -6,6 +6,7 @@ import time_machine
 
 from coach.exceptions import QuotaExceeded, SiteBudgetExceeded
 from coach.models import DailyUsage, SiteUsage
+from coach.quota import reservation_status
 from coach.selectors import quota_get
 from coach.services import quota_release, quota_reserve, quota_tokens_record, quota_unreserve
 
@@ -22,6 +23,24 @@ def test_reserve_counts_up_to_the_limit(user, settings):
     assert DailyUsage.objects.get(user=user).count == 5
     status = quota_get(user=user)
     assert (status.used, status.remaining, status.exhausted) == (5, 0, True)
+
+
+def test_a_reservation_knows_the_days_count_with_it(user, settings):
+    settings.COACH_DAILY_LIMIT = 5
+    assert [quota_reserve(user=user).used for _ in range(3)] == [1, 2, 3]
+    assert reservation_status(quota_reserve(user=user)) == quota_get(user=user)
+
+
+def test_without_update_returning_the_count_is_read_after(user, settings, monkeypatch):
+    """A backend without UPDATE ... RETURNING (SQLite before 3.35) takes the ORM's way."""
+    from django.db import connection
+
+    settings.COACH_DAILY_LIMIT = 2
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+    assert [quota_reserve(user=user).used for _ in range(2)] == [1, 2]
+    with pytest.raises(QuotaExceeded):
+        quota_reserve(user=user)
+    assert DailyUsage.objects.get(user=user).count == 2
 
 
 def test_limits_are_per_user(user, outsider, settings):

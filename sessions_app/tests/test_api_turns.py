@@ -189,6 +189,46 @@ def test_the_first_plan_streams_from_the_create_endpoint(user, fake_llm, owner_c
     assert events[-1]["event"] == "done"
 
 
+# Every statement of a turn costs 0.3-0.5 ms under load (docs/performance.md): a
+# follow-up is opened and closed in these, its login (2: session and user) included.
+FOLLOW_UP_STATEMENTS = [
+    "SELECT",  # login: the session
+    "SELECT",  # login: the user
+    "SELECT",  # the chat session
+    "SELECT",  # room for a turn: replies, in flight, in progress, library (one statement)
+    "SELECT",  # the wizard's prompts
+    "UPDATE",  # the person's unit of the day (RETURNING the count for RateLimit-*)
+    "UPDATE",  # the site's
+    "INSERT",  # the follow-up
+    "INSERT",  # the reply, streaming
+    "SELECT",  # the conversation the model is sent
+    "UPDATE",  # close: the reply
+    "UPDATE",  # close: the session's updated_at
+    "UPDATE",  # close: the site's tokens
+]
+
+
+def test_a_streamed_follow_up_takes_a_fixed_number_of_statements(user, fake_llm, owner_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    session = make_session(owner=user, replies=3)
+
+    async def scenario():
+        return await read_events(await post_message(owner_client, session))
+
+    run(scenario)  # the day's first request also makes the day's rows
+    with CaptureQueriesContext(connection) as queries:
+        events = run(scenario)
+    assert events[-1]["event"] == "done"
+    statements = [
+        query["sql"].split(None, 1)[0]
+        for query in queries.captured_queries
+        if query["sql"].split(None, 1)[0] not in ("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT")
+    ]
+    assert statements == FOLLOW_UP_STATEMENTS
+
+
 # --- Refusals stay plain JSON ----------------------------------------------------------
 
 

@@ -343,6 +343,54 @@ def test_a_person_may_have_only_so_many_replies_being_written(user, coach, fake_
     assert quota_get(user=user).used == 2  # refused before a unit was taken
 
 
+def test_replies_whose_writer_died_do_not_count_against_the_person(user, coach, fake_llm, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from sessions_app.services import message_open, session_open
+
+    settings.COACH_USER_TURNS_IN_FLIGHT = 2
+    settings.COACH_STREAM_STALE_SECONDS = 60
+    dead = [session_open(user=user, coach=coach, **ANSWERS).message for _ in range(2)]
+    Message.objects.filter(pk__in=[m.pk for m in dead]).update(
+        heartbeat_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    turn = message_open(session=make_session(owner=user), user=user, content="Hi")
+    assert turn.message.status == MessageStatus.STREAMING
+    statuses = set(Message.objects.filter(pk__in=[m.pk for m in dead]).values_list("status"))
+    assert statuses == {(MessageStatus.INTERRUPTED,)}
+
+
+def test_a_closed_reply_is_returned_as_stored(user, fake_llm):
+    from coach.llm import Reply
+    from sessions_app.serializers import MessageSerializer
+    from sessions_app.services import message_open, turn_close
+
+    session = make_session(owner=user)
+    turn = message_open(session=session, user=user, content="Hi")
+    reply = Reply(content="Sleep.", model="m-1", prompt_tokens=3, completion_tokens=2)
+    closed = turn_close(
+        message=turn.message, content="Sleep.", model="m-0", reply=reply, stopped=False
+    )
+    stored = Message.objects.get(pk=turn.message.pk)
+    assert MessageSerializer(closed).data == MessageSerializer(stored).data
+    assert (closed.status, closed.model_name, closed.session.pk) == ("ok", "m-1", session.pk)
+    assert turn.message.status == MessageStatus.STREAMING  # the turn's own copy is left
+
+
+def test_a_reply_stopped_meanwhile_is_read_back_as_stopped(user, fake_llm):
+    from sessions_app.services import message_open, turn_close, turn_fail
+
+    session = make_session(owner=user)
+    turn = message_open(session=session, user=user, content="Hi")
+    turn_fail(message_id=turn.message.pk, content="Sle", error=LLMTimeout(), interrupted=True)
+    closed = turn_close(
+        message=turn.message, content="Sleep.", model="m-0", reply=None, stopped=False
+    )
+    assert (closed.status, closed.content) == (MessageStatus.INTERRUPTED, "Sle")
+
+
 def test_a_session_holds_a_limited_number_of_turns(user, coach, fake_llm, settings):
     from sessions_app.exceptions import SessionFull
 
