@@ -250,8 +250,10 @@ def turn_room_get(
         _sql_names(CoachingSession, "id", "owner"),
         _sql_names(Document, "coach", "status", "embedding_model"),
     )
-    # Driven by the owner's sessions, one probe of the one-turn-per-session index each:
-    # filtering the replies being written by owner, PostgreSQL walked them all.
+    # Driven by the owner's sessions, one probe of the one-turn-per-session index each.
+    # Not EXISTS: PostgreSQL makes that a semi-join that walks every reply being written
+    # on the site (about 1,000 rows a turn in a 1,000 burst); a scalar subquery with a
+    # LIMIT stays a probe.
     sql = f"""
         SELECT
           (SELECT COUNT(*) FROM {message.table}
@@ -259,9 +261,10 @@ def turn_room_get(
           (SELECT {message.id} FROM {message.table}
             WHERE {message.session} = %s AND {message.status} = %s LIMIT 1),
           (SELECT COUNT(*) FROM (
-             SELECT 1 FROM {session.table} s WHERE s.{session.owner} = %s AND EXISTS (
-               SELECT 1 FROM {message.table} m
-                WHERE m.{message.session} = s.{session.id} AND m.{message.status} = %s)
+             SELECT 1 FROM {session.table} s WHERE s.{session.owner} = %s AND (
+               SELECT m.{message.id} FROM {message.table} m
+                WHERE m.{message.session} = s.{session.id} AND m.{message.status} = %s
+                LIMIT 1) IS NOT NULL
              LIMIT %s) owner_writing),
           EXISTS (SELECT 1 FROM {document.table}
             WHERE {document.coach} = %s AND {document.status} = %s

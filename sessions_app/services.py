@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import OuterRef, Q, Subquery, prefetch_related_objects
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -660,12 +660,27 @@ def turn_claim(*, message_id: int) -> Turn | None:
 # --- While the reply is written, and when it ends -----------------------------------
 
 
-def turn_flush(*, message_id: int, content: str) -> None:
-    """Store the text so far and a heartbeat. (Stop requests made in other processes are
-    picked up by the writer's housekeeping, every second: `turns_stop_requested`.)"""
-    Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING).update(
-        content=content, heartbeat_at=timezone.now()
+def turns_flush(*, contents: dict[int, str]) -> None:
+    """Store the text so far of replies being written (message id: text), and a
+    heartbeat: one transaction and one prepared UPDATE for all of them, since every turn
+    of a process is flushed at once (`streaming._flush`). A reply that has left
+    `streaming` meanwhile is left as it is."""
+    connection = connections[router.db_for_write(Message)]
+    quote = connection.ops.quote_name
+    table = quote(Message._meta.db_table)
+    content, heartbeat, status, pk = (
+        quote(Message._meta.get_field(name).column)
+        for name in ("content", "heartbeat_at", "status", "id")
     )
+    # The names are the model's, quoted; the values are parameters.
+    sql = f"UPDATE {table} SET {content} = %s, {heartbeat} = %s WHERE {pk} = %s AND {status} = %s"  # noqa: S608
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = [
+        (text, now, message_id, MessageStatus.STREAMING.value)
+        for message_id, text in contents.items()
+    ]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def turns_heartbeat(*, message_ids: list[int]) -> list[int]:

@@ -89,6 +89,8 @@ class TurnRun:
         self.outcome: asyncio.Future[tuple[Message, LLMError | None]] = loop.create_future()
         self.outcome.add_done_callback(lambda done: done.cancelled() or done.exception())
         self.final: Message | None = None
+        # How much of `text` the housekeeping has stored (`_flush`).
+        self.stored_length = len(self.text)
         self.task: asyncio.Task[None] | None = None
         # The library passages the model was given (stored with the reply).
         self.sources: list[Hit] = []
@@ -183,11 +185,9 @@ def turn_stop_local(message_id: int) -> TurnRun | None:
 
 
 async def _generate(run: TurnRun) -> None:
-    loop = asyncio.get_running_loop()
     reply: Reply | None = None
     error: LLMError | None = None
     interrupted = False
-    next_flush = loop.time() + settings.COACH_STREAM_FLUSH_SECONDS
     client = get_chat_client()
     joined = not run.turn.prefix
     try:
@@ -203,11 +203,6 @@ async def _generate(run: TurnRun) -> None:
                     joined = True
                     piece = continuation_joiner(run.turn.prefix, piece) + piece
                 run.append(piece)
-                if loop.time() >= next_flush:
-                    next_flush = loop.time() + settings.COACH_STREAM_FLUSH_SECONDS
-                    await db_step(
-                        services.turn_flush, message_id=run.message_id, content=run.full_text()
-                    )
     except asyncio.CancelledError:
         if not run.stop_requested:
             # The server is shutting down (or the loop ends) before the reply did.
@@ -274,16 +269,22 @@ async def _with_reference(run: TurnRun) -> list:
 
 
 async def _housekeep(loop: asyncio.AbstractEventLoop) -> None:
-    """While this loop has turns: heartbeats, stop requests from elsewhere, the stale sweep."""
-    last_beat = last_sweep = loop.time()
+    """While this loop has turns: their text so far stored, heartbeats, stop requests
+    from elsewhere, the stale sweep."""
+    last_beat = last_sweep = last_flush = loop.time()
+    flush_every = settings.COACH_STREAM_FLUSH_SECONDS
     try:
         while True:
-            await asyncio.sleep(HOUSEKEEPING_SECONDS)
-            mine = [pk for pk, run in list(_runs.items()) if run.loop is loop]
-            if not mine:
+            await asyncio.sleep(min(HOUSEKEEPING_SECONDS, flush_every))
+            runs = [run for run in list(_runs.values()) if run.loop is loop]
+            if not runs:
                 return
+            mine = [run.message_id for run in runs]
             now = loop.time()
             try:
+                if now - last_flush >= flush_every:
+                    last_flush = now
+                    await _flush(runs)
                 if now - last_beat >= settings.COACH_STREAM_HEARTBEAT_SECONDS:
                     last_beat = now
                     stops = await db_step(services.turns_heartbeat, message_ids=mine)
@@ -298,6 +299,21 @@ async def _housekeep(loop: asyncio.AbstractEventLoop) -> None:
                 logger.exception("Turn housekeeping failed; trying again.")
     finally:
         _housekeepers.pop(loop, None)
+
+
+async def _flush(runs: list[TurnRun]) -> None:
+    """Store the new text of every turn of this loop in one database step: a commit (and
+    on SQLite the write lock) a turn each would cost more than the writing."""
+    contents = {}
+    for run in runs:
+        if run.closing:
+            continue  # its close stores it
+        text = run.full_text()
+        if len(text) != run.stored_length:
+            contents[run.message_id] = text
+            run.stored_length = len(text)
+    if contents:
+        await db_step(services.turns_flush, contents=contents)
 
 
 async def turns_drain(timeout: float) -> None:

@@ -428,3 +428,17 @@ def test_wizard_answers_that_cannot_fit_are_refused_before_counting(
         session_start(user=user, coach=coach, **{**ANSWERS, "misc": long})
     assert not CoachingSession.objects.exists()
     assert quota_get(user=user).used == 0
+
+
+def test_flushing_stores_the_text_of_replies_still_being_written_only(user, fake_llm):
+    from sessions_app.services import message_open, turn_fail, turns_flush
+
+    writing = message_open(session=make_session(owner=user), user=user, content="Hi").message
+    ended = message_open(session=make_session(owner=user), user=user, content="Hi").message
+    turn_fail(message_id=ended.pk, content="Fail", error=LLMTimeout(), interrupted=False)
+    turns_flush(contents={writing.pk: "Half a pl", ended.pk: "Half a plan"})
+    writing.refresh_from_db()
+    ended.refresh_from_db()
+    assert (writing.content, writing.status) == ("Half a pl", MessageStatus.STREAMING)
+    assert writing.heartbeat_at > writing.created_at
+    assert (ended.content, ended.status) == ("Fail", MessageStatus.FAILED)
