@@ -16,6 +16,7 @@ from coach.quota import (
     site_daily_limit,
     site_daily_tokens,
 )
+from project.db import sql_names
 
 
 def quota_reserve(*, user: User) -> Reservation:
@@ -61,13 +62,11 @@ def _user_reserve(*, user_id: int, day: dt.date, limit: int) -> int | None:
         if not under.update(count=F("count") + 1):
             return None
         return under.model.objects.get(user_id=user_id, day=day).count
-    quote = connection.ops.quote_name
-    table, count = quote(DailyUsage._meta.db_table), quote("count")
-    user_column, day_column = (quote(DailyUsage._meta.get_field(f).column) for f in ("user", "day"))
+    u = sql_names(connection, DailyUsage, "user", "day", "count")
     # The names are the model's, quoted; the values are parameters.
     sql = f"""
-        UPDATE {table} SET {count} = {count} + 1
-        WHERE {user_column} = %s AND {day_column} = %s AND {count} < %s RETURNING {count}
+        UPDATE {u.table} SET {u.count} = {u.count} + 1
+        WHERE {u.user} = %s AND {u.day} = %s AND {u.count} < %s RETURNING {u.count}
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id, connection.ops.adapt_datefield_value(day), limit])
@@ -79,17 +78,27 @@ def _site_reserve(*, day: dt.date) -> None:
     """Count one request of the whole site, or raise SiteBudgetExceeded. Counted with no
     cap too, so staff see the day's usage. One UPDATE on every day but its first."""
     limit, token_limit = site_daily_limit(), site_daily_tokens()
-    under = SiteUsage.objects.filter(day=day)
-    if limit:
-        under = under.filter(requests__lt=limit)
-    if token_limit:
-        under = under.filter(tokens__lt=token_limit)
-    if under.update(requests=F("requests") + 1):
+    if _site_count(day=day, limit=limit, token_limit=token_limit):
         return
     # The day's first request (or the budget is spent): make sure the row exists, once more.
     SiteUsage.objects.bulk_create([SiteUsage(day=day)], ignore_conflicts=True)
-    if not under.update(requests=F("requests") + 1):
+    if not _site_count(day=day, limit=limit, token_limit=token_limit):
         raise SiteBudgetExceeded(limit=limit, resets_at=quota_resets_at(day))
+
+
+def _site_count(*, day: dt.date, limit: int, token_limit: int) -> bool:
+    """One more request on the site's `day` while under both limits (0: no limit)."""
+    connection = connections[router.db_for_write(SiteUsage)]
+    s = sql_names(connection, SiteUsage, "day", "requests", "tokens")
+    # The names are the model's, quoted; the values are parameters.
+    sql = f"""
+        UPDATE {s.table} SET {s.requests} = {s.requests} + 1
+        WHERE {s.day} = %s AND (%s = 0 OR {s.requests} < %s) AND (%s = 0 OR {s.tokens} < %s)
+    """  # noqa: S608
+    params = [connection.ops.adapt_datefield_value(day), limit, limit, token_limit, token_limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
 
 
 def quota_release(*, reservation: Reservation) -> bool:
@@ -127,5 +136,10 @@ def _user_unreserve(*, reservation: Reservation) -> None:
 
 def quota_tokens_record(*, day: dt.date, tokens: int) -> None:
     """Add the tokens a reply spent (as the model reported them) to the site's day."""
-    if tokens > 0:
-        SiteUsage.objects.filter(day=day).update(tokens=F("tokens") + tokens)
+    if tokens <= 0:
+        return
+    connection = connections[router.db_for_write(SiteUsage)]
+    s = sql_names(connection, SiteUsage, "day", "tokens")
+    sql = f"UPDATE {s.table} SET {s.tokens} = {s.tokens} + %s WHERE {s.day} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tokens, connection.ops.adapt_datefield_value(day)])

@@ -68,3 +68,24 @@ async def db_step(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) ->
             release_connections()
 
     return await sync_to_async(step, thread_sensitive=False, executor=_shared_executor())()
+
+
+class SqlNames:
+    """A model's table (`.table`) and columns (by field name), quoted for raw SQL."""
+
+    def __init__(self, table: str, columns: dict[str, str]):
+        self.table = table
+        self.__dict__.update(columns)
+
+    def __getattr__(self, name: str) -> str:  # for type checkers: columns are set above
+        raise AttributeError(name)
+
+
+def sql_names(connection, model, *fields: str) -> SqlNames:
+    """The names of `model` for hand-written SQL on `connection`: for the few statements
+    every turn runs, where the ORM's building of each query costs more than the query."""
+    quote = connection.ops.quote_name
+    meta = model._meta
+    return SqlNames(
+        quote(meta.db_table), {name: quote(meta.get_field(name).column) for name in fields}
+    )

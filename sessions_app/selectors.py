@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from coach.demo import DEMO_MODEL_NAME
 from knowledge.models import Document, DocumentStatus
 from knowledge.selectors import current_model
+from project.db import sql_names
 from sessions_app.models import (
     RETRYABLE_STATUSES,
     CoachingSession,
@@ -161,9 +162,10 @@ def session_conversation(*, session: CoachingSession) -> list[Message]:
 
 def session_get(*, pk: int) -> CoachingSession:
     """One session without its conversation (for writes). Raises Http404."""
-    # get(), not first(): no ORDER BY to compile for a primary key.
+    # get(), not first(): no ORDER BY to compile for a primary key. Not its owner's row:
+    # writes compare `owner_id`, and every turn would pay for the join and the user.
     try:
-        return CoachingSession.objects.select_related("coach", "owner").get(pk=pk)
+        return CoachingSession.objects.select_related("coach").get(pk=pk)
     except CoachingSession.DoesNotExist:
         raise Http404(_("No such session.")) from None
 
@@ -245,10 +247,11 @@ def turn_room_get(
     """The room for a new turn, in one statement rather than four: opening a turn is the
     hottest write of the site, and each ORM query costs it 0.3-0.5 ms under load
     (docs/performance.md). Without `session_id` (a new session) its figures are 0."""
+    connection = connections[router.db_for_read(Message)]
     message, session, document = (
-        _sql_names(Message, "id", "session", "role", "status"),
-        _sql_names(CoachingSession, "id", "owner"),
-        _sql_names(Document, "coach", "status", "embedding_model"),
+        sql_names(connection, Message, "id", "session", "role", "status"),
+        sql_names(connection, CoachingSession, "id", "owner"),
+        sql_names(connection, Document, "coach", "status", "embedding_model"),
     )
     # Driven by the owner's sessions, one probe of the one-turn-per-session index each.
     # Not EXISTS: PostgreSQL makes that a semi-join that walks every reply being written
@@ -282,7 +285,7 @@ def turn_room_get(
         DocumentStatus.READY.value,
         current_model(),
     ]
-    with connections[router.db_for_read(Message)].cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         replies, writing_id, owner_writing, searchable = cursor.fetchone()
     return TurnRoom(
@@ -290,19 +293,4 @@ def turn_room_get(
         writing_id=writing_id,
         owner_writing=owner_writing,
         library_searchable=bool(searchable),
-    )
-
-
-class _SqlNames:
-    def __init__(self, table: str, columns: dict[str, str]):
-        self.table = table
-        self.__dict__.update(columns)
-
-
-def _sql_names(model, *fields: str) -> _SqlNames:
-    """A model's table and the columns of `fields`, quoted for raw SQL."""
-    quote = connections[router.db_for_read(model)].ops.quote_name
-    meta = model._meta
-    return _SqlNames(
-        quote(meta.db_table), {name: quote(meta.get_field(name).column) for name in fields}
     )

@@ -40,6 +40,7 @@ from knowledge.models import Citation
 from knowledge.retrieval import query_text
 from knowledge.selectors import Hit, library_is_searchable
 from knowledge.services import citations_record
+from project.db import sql_names
 from sessions_app.exceptions import (
     NothingToContinue,
     NothingToRegenerate,
@@ -666,14 +667,9 @@ def turns_flush(*, contents: dict[int, str]) -> None:
     of a process is flushed at once (`streaming._flush`). A reply that has left
     `streaming` meanwhile is left as it is."""
     connection = connections[router.db_for_write(Message)]
-    quote = connection.ops.quote_name
-    table = quote(Message._meta.db_table)
-    content, heartbeat, status, pk = (
-        quote(Message._meta.get_field(name).column)
-        for name in ("content", "heartbeat_at", "status", "id")
-    )
+    m = sql_names(connection, Message, "content", "heartbeat_at", "status", "id")
     # The names are the model's, quoted; the values are parameters.
-    sql = f"UPDATE {table} SET {content} = %s, {heartbeat} = %s WHERE {pk} = %s AND {status} = %s"  # noqa: S608
+    sql = f"UPDATE {m.table} SET {m.content} = %s, {m.heartbeat_at} = %s WHERE {m.id} = %s AND {m.status} = %s"  # noqa: S608, E501
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     rows = [
         (text, now, message_id, MessageStatus.STREAMING.value)
