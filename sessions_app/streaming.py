@@ -129,11 +129,26 @@ class TurnRun:
 
     @staticmethod
     async def wait(changed: asyncio.Future[None], timeout: float) -> bool:
+        """Whether `changed` resolved within `timeout` seconds. Every reader waits here for
+        every piece: a future and a timer, not `wait_for(shield(...))`, which cost the
+        1,000 burst about 4 % of the site's CPU (docs/performance.md)."""
+        if changed.done():
+            return True
+        loop = changed.get_loop()
+        waiter = loop.create_future()
+
+        def wake(_changed: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        changed.add_done_callback(wake)
+        timer = loop.call_later(timeout, wake)
         try:
-            await asyncio.wait_for(asyncio.shield(changed), timeout)
-        except TimeoutError:
-            return False
-        return True
+            await waiter  # a reader cancelled here leaves `changed` as it is
+        finally:
+            timer.cancel()
+            changed.remove_done_callback(wake)
+        return changed.done()
 
     def finish(self, message: Message, error: LLMError | None) -> None:
         self.final = message
