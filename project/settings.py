@@ -119,6 +119,9 @@ INSTALLED_APPS = [
 # Every middleware here is async-capable (project/tests/test_middleware.py checks it): one
 # sync-only middleware would make Django run the whole chain, and every request, in a thread.
 MIDDLEWARE = [
+    # First, so that it runs after every other hook: a sync view's connection goes back
+    # to the pool when the response is made, not once it is sent (project/middleware.py).
+    "project.middleware.ReleaseConnectionsMiddleware",
     # Django's own classes, with their hooks run on the event loop under ASGI instead of
     # a thread hop each (project/inline_middleware.py).
     "project.inline_middleware.SecurityMiddleware",

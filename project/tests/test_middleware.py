@@ -34,6 +34,10 @@ async def async_fine(request):
     return HttpResponse("fine")
 
 
+def sync_fine(request):
+    return HttpResponse("fine")
+
+
 # The site's own URLs (the 429 page links to them) and a few views that raise.
 urlpatterns = [
     *project_urlpatterns,
@@ -41,6 +45,7 @@ urlpatterns = [
     path("async-throttled/", async_throttled),
     path("async-forbidden/", async_forbidden),
     path("async-fine/", async_fine),
+    path("sync-fine/", sync_fine),
 ]
 
 
@@ -100,3 +105,88 @@ def test_static_files_are_served_under_asgi():
     response = async_to_sync(AsyncClient().get)(STATIC_CSS)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/css")
+
+
+# --- A request's thread gives its connections back when its response is made ----------
+
+
+@pytest.fixture
+def released(monkeypatch):
+    """Where release_connections ran (thread names), with the middleware acting as on
+    PostgreSQL."""
+    import threading
+
+    from project import middleware
+
+    calls: list[str] = []
+    monkeypatch.setattr(
+        middleware, "release_connections", lambda: calls.append(threading.current_thread().name)
+    )
+    original = middleware.ReleaseConnectionsMiddleware.__init__
+
+    def pooled(self, get_response):
+        original(self, get_response)
+        self.pooled = True
+
+    monkeypatch.setattr(middleware.ReleaseConnectionsMiddleware, "__init__", pooled)
+    return calls
+
+
+def test_a_sync_views_thread_gives_its_connections_back_before_the_response_goes(released):
+    import threading
+
+    ran_in: list[str] = []
+
+    def record(request):
+        ran_in.append(threading.current_thread().name)
+        return HttpResponse("fine")
+
+    from project.tests import test_middleware
+
+    test_middleware.urlpatterns.append(path("sync-recorded/", record))
+    try:
+        response = async_to_sync(AsyncClient().get)("/sync-recorded/")
+    finally:
+        test_middleware.urlpatterns.pop()
+    assert response.status_code == 200
+    assert released == ran_in  # once, in the view's own thread
+
+
+def test_an_async_view_gives_its_connections_back_in_its_own_steps(released):
+    response = async_to_sync(AsyncClient().get)("/async-fine/")
+    assert response.status_code == 200
+    assert released == []
+
+
+def test_an_async_view_whose_session_was_saved_gives_that_connection_back(released, user):
+    client = AsyncClient()
+    client.force_login(user)
+    released.clear()
+    response = async_to_sync(client.get)("/async-fine/", headers={"accept-language": "ko"})
+    assert response.status_code == 200
+    assert released == []  # nothing hopped: the session was only read
+
+    async def change_session(request):
+        await request.session.aset("seen", True)
+        return HttpResponse("fine")
+
+    from project.tests import test_middleware
+
+    test_middleware.urlpatterns.append(path("async-session/", change_session))
+    try:
+        response = async_to_sync(client.get)("/async-session/")
+    finally:
+        test_middleware.urlpatterns.pop()
+    assert response.status_code == 200
+    assert len(released) == 1  # the session was saved in the request's thread
+
+
+def test_nothing_to_give_back_with_sqlite_only():
+    from project.middleware import ReleaseConnectionsMiddleware
+
+    async def view(request):
+        return HttpResponse()
+
+    assert ReleaseConnectionsMiddleware(view).pooled is (
+        django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+    )
