@@ -28,7 +28,23 @@ def ratelimited_view(request: HttpRequest, exception: Exception | None = None) -
     return response
 
 
-class RatelimitMiddleware:
+class BothModes:
+    """A middleware that runs in whichever mode the chain is in (sync under WSGI, async
+    under ASGI), so that it never makes Django adapt the chain with a thread hop."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self, get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]
+    ) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+
+class RatelimitMiddleware(BothModes):
     """Turns a `Ratelimited` raised by a view into `ratelimited_view`'s 429.
 
     The job of django_ratelimit.middleware.RatelimitMiddleware, which is sync-only: one
@@ -41,16 +57,6 @@ class RatelimitMiddleware:
     DRF views never get here: DRF handles exceptions itself (project.api.exception_handler).
     """
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(
-        self, get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]
-    ) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         # In async mode get_response returns a coroutine, and so does this call.
         return self.get_response(request)
@@ -61,7 +67,7 @@ class RatelimitMiddleware:
         return None
 
 
-class ReleaseConnectionsMiddleware:
+class ReleaseConnectionsMiddleware(BothModes):
     """Under ASGI, give back the database connections of a request's own thread as soon
     as its response is made, not when it has been sent.
 
@@ -74,17 +80,11 @@ class ReleaseConnectionsMiddleware:
     other hook. With only SQLite, a connection is a file handle, not a slot: nothing to do.
     """
 
-    sync_capable = True
-    async_capable = True
-
     def __init__(
         self, get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]
     ) -> None:
-        self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
+        super().__init__(get_response)
         self.pooled = any(connections[alias].vendor != "sqlite" for alias in connections.settings)
-        if self.async_mode:
-            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.async_mode:
