@@ -17,7 +17,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import OuterRef, Q, Subquery, prefetch_related_objects
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.text import Truncator
@@ -477,31 +477,24 @@ def _ensure_room_for_a_turn(
     slot. (Checked, not locked: two requests at the same instant may both pass; the
     per-session constraint and the daily limit still hold.) Returns what was read."""
     in_flight_limit = settings.COACH_USER_TURNS_IN_FLIGHT
-    room = turn_room_get(
-        owner_id=user.pk,
-        session_id=session.pk if session is not None else None,
-        coach_id=coach_id,
-        writing_limit=in_flight_limit,
-    )
+
+    def read() -> TurnRoom:
+        return turn_room_get(
+            owner_id=user.pk,
+            session_id=session.pk if session is not None else None,
+            coach_id=coach_id,
+            writing_limit=in_flight_limit,
+        )
+
+    room = read()
     if count_replies and room.replies >= settings.COACH_SESSION_MAX_TURNS:
         raise SessionFull(limit=settings.COACH_SESSION_MAX_TURNS)
+    # Rarely at the limit: some of them may be from a server that died; count again then.
+    if room.owner_writing >= in_flight_limit and turns_expire_stale(owner=user):
+        room = read()
     if room.owner_writing >= in_flight_limit:
-        # Rarely here: see whether some of them are from a server that died.
-        in_flight = _replies_being_written(user=user, limit=in_flight_limit)
-        if len(in_flight) - turns_expire_stale(message_ids=in_flight) >= in_flight_limit:
-            raise TooManyTurns(limit=in_flight_limit)
+        raise TooManyTurns(limit=in_flight_limit)
     return room
-
-
-def _replies_being_written(*, user: User, limit: int) -> list[int]:
-    writing = Message.objects.filter(session=OuterRef("pk"), status=MessageStatus.STREAMING)
-    return list(
-        CoachingSession.objects.filter(owner=user)
-        .annotate(writing=Subquery(writing.order_by().values("pk")[:1]))
-        .filter(writing__isnull=False)
-        .order_by()
-        .values_list("writing", flat=True)[:limit]
-    )
 
 
 def _ensure_prompts_fit(
@@ -758,13 +751,16 @@ def turn_fail(
     )
 
 
-def turns_expire_stale(*, message_ids: list[int] | None = None) -> int:
+def turns_expire_stale(*, message_ids: list[int] | None = None, owner: User | None = None) -> int:
     """Mark `interrupted` the turns whose process stopped giving signs of life (killed, out
-    of memory) and give their units back. Returns how many."""
+    of memory) and give their units back: all of them, or those of `message_ids`, or of
+    `owner`'s sessions. Returns how many."""
     cutoff = timezone.now() - dt.timedelta(seconds=settings.COACH_STREAM_STALE_SECONDS)
     stale = Message.objects.filter(status=MessageStatus.STREAMING, heartbeat_at__lt=cutoff)
     if message_ids is not None:
         stale = stale.filter(pk__in=message_ids)
+    if owner is not None:
+        stale = stale.filter(session__owner=owner)
     error = LLMUnavailable(_("The server writing this reply stopped. Please try again."))
     expired = 0
     for message_id in list(stale.values_list("pk", flat=True)):

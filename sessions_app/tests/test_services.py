@@ -343,7 +343,9 @@ def test_a_person_may_have_only_so_many_replies_being_written(user, coach, fake_
     assert quota_get(user=user).used == 2  # refused before a unit was taken
 
 
-def test_replies_whose_writer_died_do_not_count_against_the_person(user, coach, fake_llm, settings):
+def test_replies_whose_writer_died_do_not_count_against_the_person(
+    user, outsider, coach, fake_llm, settings
+):
     import datetime as dt
 
     from django.utils import timezone
@@ -353,13 +355,17 @@ def test_replies_whose_writer_died_do_not_count_against_the_person(user, coach, 
     settings.COACH_USER_TURNS_IN_FLIGHT = 2
     settings.COACH_STREAM_STALE_SECONDS = 60
     dead = [session_open(user=user, coach=coach, **ANSWERS).message for _ in range(2)]
-    Message.objects.filter(pk__in=[m.pk for m in dead]).update(
+    someone_elses = session_open(user=outsider, coach=coach, **ANSWERS).message
+    Message.objects.filter(pk__in=[m.pk for m in [*dead, someone_elses]]).update(
         heartbeat_at=timezone.now() - dt.timedelta(minutes=5)
     )
     turn = message_open(session=make_session(owner=user), user=user, content="Hi")
     assert turn.message.status == MessageStatus.STREAMING
     statuses = set(Message.objects.filter(pk__in=[m.pk for m in dead]).values_list("status"))
     assert statuses == {(MessageStatus.INTERRUPTED,)}
+    # Only the person's own were looked at (the site's sweep gets to the others).
+    someone_elses.refresh_from_db()
+    assert someone_elses.status == MessageStatus.STREAMING
 
 
 def test_a_closed_reply_is_returned_as_stored(user, fake_llm):
