@@ -1,17 +1,22 @@
 """The ASGI application (the Procfile's gunicorn runs it with uvicorn workers).
 
-Django does not speak the ASGI lifespan protocol, so this wraps it: on shutdown (SIGTERM,
-a deploy) the replies still being written get COACH_SHUTDOWN_GRACE_SECONDS to finish;
-the rest are marked interrupted and their units given back (docs/streaming.md).
+Django's handler, without a thread for requests that run no sync code
+(project/asgi_handler.py). Django does not speak the ASGI lifespan protocol, so this
+wraps it: on shutdown (SIGTERM, a deploy) the replies still being written get
+COACH_SHUTDOWN_GRACE_SECONDS to finish; the rest are marked interrupted and their units
+given back (docs/streaming.md).
 """
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application does first
 
-django_application = get_asgi_application()
+from project.asgi_handler import StepwiseASGIHandler  # noqa: E402 - needs the apps ready
+
+django_application = StepwiseASGIHandler()
 
 
 async def application(scope, receive, send):
