@@ -17,7 +17,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.text import Truncator
@@ -798,7 +798,7 @@ def _turn_leave_streaming(
             message.status = status
             for name, value in fields.items():
                 setattr(message, name, value)
-            message._prefetched_objects_cache = {"citations": Citation.objects.none()}
+            message._prefetched_objects_cache = {"citations": _no_citations()}
             return message
         message = (
             Message.objects.select_related("session")
@@ -810,6 +810,16 @@ def _turn_leave_streaming(
                 reservation=Reservation(user_id=message.session.owner_id, day=message.quota_day)
             )
     return message
+
+
+def _no_citations() -> QuerySet[Citation]:
+    """An empty `citations` prefetch, already evaluated as Django's prefetch leaves one:
+    the stream's `done` event reads it on the event loop, and iterating `none()` itself
+    would build and compile a query there for every turn (docs/performance.md)."""
+    none = Citation.objects.none()
+    none._result_cache = []
+    none._prefetch_done = True
+    return none
 
 
 def message_stop(*, message: Message, user: User) -> Message:

@@ -385,6 +385,27 @@ def test_a_closed_reply_is_returned_as_stored(user, fake_llm):
     assert turn.message.status == MessageStatus.STREAMING  # the turn's own copy is left
 
 
+def test_a_closed_reply_is_serialised_without_building_a_query(user, fake_llm, monkeypatch):
+    # The stream's `done` event serialises it on the event loop, once a turn.
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from sessions_app.serializers import MessageSerializer
+    from sessions_app.services import message_open, turn_close
+
+    turn = message_open(session=make_session(owner=user), user=user, content="Hi")
+    closed = turn_close(
+        message=turn.message, content="Sleep.", model="m", reply=None, stopped=False
+    )
+    compiled = []
+    original = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler, "as_sql", lambda self, *a, **kw: compiled.append(1) or original(self, *a, **kw)
+    )
+    assert MessageSerializer(closed).data["sources"] == []
+    assert not compiled
+    assert list(closed.citations.all()) == []
+
+
 def test_a_reply_stopped_meanwhile_is_read_back_as_stopped(user, fake_llm):
     from sessions_app.services import message_open, turn_close, turn_fail
 
