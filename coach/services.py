@@ -1,7 +1,9 @@
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import F
 
 from accounts.models import User
@@ -29,6 +31,34 @@ def quota_reserve(*, user: User) -> Reservation:
     NOTHING) and the UPDATE tried once more. Each statement is its own short transaction;
     the model call that follows runs outside any transaction.
     """
+    reservation = _user_take(user=user)
+    try:
+        _site_reserve(day=reservation.day)
+    except BaseException:
+        _user_unreserve(reservation=reservation)  # the site refused: nothing to undo there
+        raise
+    return reservation
+
+
+@contextmanager
+def quota_taken(*, user: User) -> Iterator[Reservation]:
+    """`quota_reserve` inside the caller's transaction, around the writes that open a turn:
+    the person's unit first, then what the block writes, then the site's count.
+
+    One transaction instead of three: on SQLite every transaction waits for the one write
+    lock, and under load the waits cost more than the statements (docs/performance.md).
+    The site's count comes last because its one row of the day stays locked until the
+    commit (PostgreSQL). If anything raises, the person's unit goes with the rest of the
+    rollback: there is nothing to give back.
+    """
+    if not transaction.get_connection(router.db_for_write(DailyUsage)).in_atomic_block:
+        raise RuntimeError("quota_taken runs inside the transaction of a turn's writes.")
+    reservation = _user_take(user=user)
+    yield reservation
+    _site_reserve(day=reservation.day)
+
+
+def _user_take(*, user: User) -> Reservation:
     day = quota_day()
     limit = daily_limit()
     if settings.COACH_REQUIRE_VERIFIED_EMAIL and not user_has_verified_email(user=user):
@@ -41,13 +71,7 @@ def quota_reserve(*, user: User) -> Reservation:
         used = _user_reserve(user_id=user.pk, day=day, limit=limit)
         if used is None:
             raise QuotaExceeded(limit=limit, resets_at=quota_resets_at(day))
-    reservation = Reservation(user_id=user.pk, day=day, used=used)
-    try:
-        _site_reserve(day=day)
-    except BaseException:
-        _user_unreserve(reservation=reservation)  # the site refused: nothing to undo there
-        raise
-    return reservation
+    return Reservation(user_id=user.pk, day=day, used=used)
 
 
 def _user_reserve(*, user_id: int, day: dt.date, limit: int) -> int | None:

@@ -35,7 +35,7 @@ from coach.prompting import (
     reply_language,
 )
 from coach.quota import QuotaStatus, Reservation, reservation_status
-from coach.services import quota_release, quota_reserve, quota_tokens_record, quota_unreserve
+from coach.services import quota_release, quota_taken, quota_tokens_record
 from knowledge.models import Citation
 from knowledge.retrieval import query_text
 from knowledge.selectors import Hit, library_is_searchable
@@ -270,24 +270,19 @@ def session_open(
     room = _ensure_room_for_a_turn(user=user, coach_id=coach.pk)
     reserve = knowledge_reserve(coach_id=coach.pk, searchable=room.library_searchable)
     _ensure_prompts_fit(coach=coach, prompts=prompts, language=language, reserve=reserve)
-    reservation = quota_reserve(user=user)
-    try:
-        with transaction.atomic():
-            session = CoachingSession.objects.create(
-                owner=user,
-                coach=coach,
-                title=session_title_from_goal(prompts[1], coach=coach, language=language),
-                language=language,
-                system_prompt=coach.system_prompt_in(language),
-                few_shot=coach.few_shot_in(language),
-            )
-            for prompt in prompts:
-                prompt.session = session
-            Prompt.objects.bulk_create(prompts)
-            message = _reply_create(session=session, reservation=reservation, claim=claim)
-    except BaseException:
-        quota_unreserve(reservation=reservation)
-        raise
+    with transaction.atomic(), quota_taken(user=user) as reservation:
+        session = CoachingSession.objects.create(
+            owner=user,
+            coach=coach,
+            title=session_title_from_goal(prompts[1], coach=coach, language=language),
+            language=language,
+            system_prompt=coach.system_prompt_in(language),
+            few_shot=coach.few_shot_in(language),
+        )
+        for prompt in prompts:
+            prompt.session = session
+        Prompt.objects.bulk_create(prompts)
+        message = _reply_create(session=session, reservation=reservation, claim=claim)
     return _turn(
         session=session,
         user_message=None,
@@ -324,16 +319,11 @@ def message_open(*, session: CoachingSession, user: User, content: str) -> Turn:
     reserve = knowledge_reserve(coach_id=session.coach_id, searchable=room.library_searchable)
     _ensure_fits(session=session, content=content, prompts=prompts, reserve=reserve)
     _ensure_no_turn_in_progress(room=room)
-    reservation = quota_reserve(user=user)
-    try:
-        with transaction.atomic():
-            user_message = Message.objects.create(
-                session=session, role=MessageRole.USER, content=content
-            )
-            message = _reply_create(session=session, reservation=reservation, claim=True)
-    except BaseException:
-        quota_unreserve(reservation=reservation)
-        raise
+    with transaction.atomic(), quota_taken(user=user) as reservation:
+        user_message = Message.objects.create(
+            session=session, role=MessageRole.USER, content=content
+        )
+        message = _reply_create(session=session, reservation=reservation, claim=True)
     return _turn(
         session=session,
         user_message=user_message,
@@ -354,13 +344,8 @@ def retry_open(*, session: CoachingSession, user: User) -> Turn:
     pending = session_pending_turn(session=session)
     if pending is None:
         raise NothingToRetry()
-    reservation = quota_reserve(user=user)
-    try:
-        with transaction.atomic():
-            message = _reply_create(session=session, reservation=reservation, claim=True)
-    except BaseException:
-        quota_unreserve(reservation=reservation)
-        raise
+    with transaction.atomic(), quota_taken(user=user) as reservation:
+        message = _reply_create(session=session, reservation=reservation, claim=True)
     return _turn(
         session=session,
         user_message=pending.user_message,
@@ -386,10 +371,9 @@ def continue_open(*, message: Message, user: User) -> Turn:
         user=user, coach_id=session.coach_id, session=session, count_replies=False
     )
     _ensure_no_turn_in_progress(room=room)
-    reservation = quota_reserve(user=user)
+    now = timezone.now()
     try:
-        now = timezone.now()
-        with transaction.atomic():
+        with transaction.atomic(), quota_taken(user=user) as reservation:
             reopened = Message.objects.filter(
                 pk=message.pk, status=MessageStatus.OK, finish_reason=FINISH_LENGTH
             ).update(
@@ -400,14 +384,10 @@ def continue_open(*, message: Message, user: User) -> Turn:
                 stop_requested=False,
                 error="",
             )
-        if not reopened:
-            raise NothingToContinue()
+            if not reopened:
+                raise NothingToContinue()
     except IntegrityError as exc:
-        quota_unreserve(reservation=reservation)
         raise TurnInProgress() from exc
-    except BaseException:
-        quota_unreserve(reservation=reservation)
-        raise
     message = Message.objects.select_related("session", "session__coach").get(pk=message.pk)
     chat = session_chat_messages(session=session, reply=message, continuing=True)
     return Turn(
@@ -434,15 +414,10 @@ def regenerate_open(*, message: Message, user: User) -> Turn:
         raise NothingToRegenerate()
     room = _ensure_room_for_a_turn(user=user, coach_id=session.coach_id, session=session)
     _ensure_no_turn_in_progress(room=room)
-    reservation = quota_reserve(user=user)
-    try:
-        with transaction.atomic():
-            reply = _reply_create(
-                session=session, reservation=reservation, claim=True, replaces=message
-            )
-    except BaseException:
-        quota_unreserve(reservation=reservation)
-        raise
+    with transaction.atomic(), quota_taken(user=user) as reservation:
+        reply = _reply_create(
+            session=session, reservation=reservation, claim=True, replaces=message
+        )
     before = [m for m in session_conversation(session=session) if m.pk != reply.pk]
     user_message = next((m for m in reversed(before) if m.role == MessageRole.USER), None)
     return _turn(

@@ -8,7 +8,13 @@ from coach.exceptions import QuotaExceeded, SiteBudgetExceeded
 from coach.models import DailyUsage, SiteUsage
 from coach.quota import reservation_status
 from coach.selectors import quota_get
-from coach.services import quota_release, quota_reserve, quota_tokens_record, quota_unreserve
+from coach.services import (
+    quota_release,
+    quota_reserve,
+    quota_taken,
+    quota_tokens_record,
+    quota_unreserve,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +47,56 @@ def test_without_update_returning_the_count_is_read_after(user, settings, monkey
     with pytest.raises(QuotaExceeded):
         quota_reserve(user=user)
     assert DailyUsage.objects.get(user=user).count == 2
+
+
+def test_taken_in_a_transaction_the_persons_unit_first_and_the_sites_last(user):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    quota_reserve(user=user)  # the day's rows exist
+    with (
+        CaptureQueriesContext(connection) as queries,
+        transaction.atomic(),
+        quota_taken(user=user) as reservation,
+    ):
+        written = DailyUsage.objects.filter(user=user).count()
+    tables = [
+        next(t for t in ("coach_dailyusage", "coach_siteusage") if t in q["sql"])
+        for q in queries.captured_queries
+        if q["sql"].lstrip().startswith("UPDATE")
+    ]
+    assert tables == ["coach_dailyusage", "coach_siteusage"]
+    assert written == 1
+    assert reservation.used == 2
+    assert DailyUsage.objects.get(user=user).count == 2
+    assert SiteUsage.objects.get().requests == 2
+
+
+def test_taken_is_given_back_by_the_rollback_of_what_failed(user):
+    from django.db import transaction
+
+    with pytest.raises(ValueError), transaction.atomic(), quota_taken(user=user):
+        raise ValueError("the turn could not be opened")
+    assert DailyUsage.objects.filter(user=user, count__gt=0).count() == 0
+    assert SiteUsage.objects.filter(requests__gt=0).count() == 0
+
+
+def test_taken_when_the_site_refuses_nothing_of_the_block_stays(user, outsider, settings):
+    from django.db import transaction
+
+    settings.COACH_SITE_DAILY_LIMIT = 1
+    quota_reserve(user=outsider)
+    with pytest.raises(SiteBudgetExceeded), transaction.atomic(), quota_taken(user=user):
+        DailyUsage.objects.filter(user=outsider).update(count=99)  # the turn's writes
+    assert DailyUsage.objects.get(user=outsider).count == 1
+    assert quota_get(user=user).used == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_taken_refuses_to_run_outside_a_transaction(user):
+    with pytest.raises(RuntimeError), quota_taken(user=user):
+        pass
+    assert quota_get(user=user).used == 0
 
 
 def test_limits_are_per_user(user, outsider, settings):

@@ -197,10 +197,11 @@ FOLLOW_UP_STATEMENTS = [
     "SELECT",  # the chat session
     "SELECT",  # room for a turn: replies, in flight, in progress, library (one statement)
     "SELECT",  # the wizard's prompts
+    # One transaction: the person's unit, the turn's rows, the site's count last.
     "UPDATE",  # the person's unit of the day (RETURNING the count for RateLimit-*)
-    "UPDATE",  # the site's
     "INSERT",  # the follow-up
     "INSERT",  # the reply, streaming
+    "UPDATE",  # the site's
     "SELECT",  # the conversation the model is sent
     "UPDATE",  # close: the reply
     "UPDATE",  # close: the session's updated_at
