@@ -28,22 +28,23 @@ def quota_reserve(*, user: User) -> Reservation:
     Exact under concurrency across processes: one conditional UPDATE increments the
     day's row only while it is under the limit; when it changes nothing (the day's first
     request, or the limit is reached) the row is made sure of (INSERT ... ON CONFLICT DO
-    NOTHING) and the UPDATE tried once more. Each statement is its own short transaction;
-    the model call that follows runs outside any transaction.
+    NOTHING) and the UPDATE tried once more. The site's row is counted the same way.
+    A short transaction of its own; a turn takes its unit with `quota_taken`, in the
+    transaction that opens it.
     """
-    reservation = _user_take(user=user)
-    try:
-        _site_reserve(day=reservation.day)
-    except BaseException:
-        _user_unreserve(reservation=reservation)  # the site refused: nothing to undo there
-        raise
+    with (
+        transaction.atomic(using=router.db_for_write(DailyUsage)),
+        quota_taken(user=user) as reservation,
+    ):
+        pass
     return reservation
 
 
 @contextmanager
 def quota_taken(*, user: User) -> Iterator[Reservation]:
-    """`quota_reserve` inside the caller's transaction, around the writes that open a turn:
-    the person's unit first, then what the block writes, then the site's count.
+    """One of today's model requests (see `quota_reserve`), taken inside the caller's
+    transaction around the writes that open a turn: the person's unit first, then what
+    the block writes, then the site's count.
 
     One transaction instead of three: on SQLite every transaction waits for the one write
     lock, and under load the waits cost more than the statements (docs/performance.md).
@@ -143,19 +144,6 @@ def quota_release(*, reservation: Reservation) -> bool:
             requests=F("requests") - 1
         )
     return released
-
-
-def quota_unreserve(*, reservation: Reservation) -> None:
-    """Undo a reservation before the model was asked (the turn could not be opened, or
-    was stopped before it started): no refund, so not capped."""
-    _user_unreserve(reservation=reservation)
-    SiteUsage.objects.filter(day=reservation.day, requests__gt=0).update(requests=F("requests") - 1)
-
-
-def _user_unreserve(*, reservation: Reservation) -> None:
-    DailyUsage.objects.filter(user_id=reservation.user_id, day=reservation.day, count__gt=0).update(
-        count=F("count") - 1
-    )
 
 
 def quota_tokens_record(*, day: dt.date, tokens: int) -> None:

@@ -13,7 +13,6 @@ from coach.services import (
     quota_reserve,
     quota_taken,
     quota_tokens_record,
-    quota_unreserve,
 )
 
 pytestmark = pytest.mark.django_db
@@ -199,15 +198,6 @@ def test_refunds_are_capped_per_day_then_failures_count(user, settings):
     usage = DailyUsage.objects.get(user=user)
     assert (usage.count, usage.refunds) == (1, 2)
     assert SiteUsage.objects.get().requests == 1
-
-
-def test_undoing_a_reservation_nothing_used_is_no_refund(user, settings):
-    settings.COACH_DAILY_REFUNDS = 0
-    quota_unreserve(reservation=quota_reserve(user=user))
-
-    usage = DailyUsage.objects.get(user=user)
-    assert (usage.count, usage.refunds) == (0, 0)
-    assert SiteUsage.objects.get().requests == 0
 
 
 def test_a_verified_email_can_be_required_before_the_first_request(user, settings):
