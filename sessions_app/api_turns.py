@@ -198,11 +198,13 @@ def _message_and_viewer(request: HttpRequest, pk: int) -> tuple[Message | None, 
 def _last_event_id(request: HttpRequest) -> int | None:
     """Where to resume: the Last-Event-ID header, else the `last_event_id` query (for
     EventSource, which cannot set headers); 0 without either. None (a 400) when either
-    is given and is not a whole number of characters, even if the other one is."""
+    is given and is not a whole number of characters, even if the other one is; an
+    empty one too (a browser never sends an empty Last-Event-ID, nor stream.js an empty
+    query)."""
     given = [request.headers.get("Last-Event-ID"), request.GET.get("last_event_id")]
     values = []
     for raw in given:
-        if raw is None or raw == "":
+        if raw is None:
             continue
         try:
             value = int(raw)

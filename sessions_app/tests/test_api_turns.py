@@ -348,13 +348,18 @@ def test_resume_by_query_parameter_and_bad_offsets(user, fake_llm):
             f"/api/messages/{message.pk}/stream/?last_event_id=-852",
             headers={"Last-Event-ID": "3"},
         )
+        empty_query = await client.get(f"/api/messages/{message.pk}/stream/?last_event_id=")
+        empty_header = await client.get(
+            f"/api/messages/{message.pk}/stream/", headers={"Last-Event-ID": ""}
+        )
         missing = await client.get("/api/messages/999999/stream/")
-        return tail, bad, bad_query, missing
+        return tail, bad, bad_query, empty_query, empty_header, missing
 
-    tail, bad, bad_query, missing = run(scenario)
+    tail, bad, bad_query, empty_query, empty_header, missing = run(scenario)
     assert text_of(tail) == "**Plan**"[3:]
     assert bad.status_code == 400 and "detail" in bad.json()
     assert bad_query.status_code == 400
+    assert empty_query.status_code == empty_header.status_code == 400
     assert missing.status_code == 404 and "detail" in missing.json()
 
 
