@@ -91,7 +91,7 @@ def test_taken_when_the_site_refuses_nothing_of_the_block_stays(user, outsider, 
     assert quota_get(user=user).used == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_taken_refuses_to_run_outside_a_transaction(user):
     with pytest.raises(RuntimeError), quota_taken(user=user):
         pass
