@@ -26,7 +26,6 @@ import contextlib
 
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
-from django.core import signals
 from django.core.cache import close_caches
 from django.core.cache.backends.base import BaseCache
 from django.core.exceptions import RequestAborted
@@ -75,9 +74,9 @@ class StepwiseASGIHandler(ASGIHandler):
 
     async def send_started(self, scope: dict) -> None:
         if self.start_inline:
-            signals.request_started.send(sender=self.__class__, scope=scope)
+            request_started.send(sender=self.__class__, scope=scope)
         else:
-            await signals.request_started.asend(sender=self.__class__, scope=scope)
+            await request_started.asend(sender=self.__class__, scope=scope)
 
     async def close_response(self, response: HttpResponseBase) -> None:
         if self.finish_inline and not request_thread_started():
@@ -142,7 +141,7 @@ class StepwiseASGIHandler(ASGIHandler):
         try:
             response = tasks[1].result()
         except asyncio.CancelledError:
-            await signals.request_finished.asend(sender=self.__class__)
+            await request_finished.asend(sender=self.__class__)
         else:
             await self.close_response(response)  # Stepwise
 
