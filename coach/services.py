@@ -29,38 +29,55 @@ def quota_reserve(*, user: User) -> Reservation:
     day's row only while it is under the limit; when it changes nothing (the day's first
     request, or the limit is reached) the row is made sure of (INSERT ... ON CONFLICT DO
     NOTHING) and the UPDATE tried once more. The site's row is counted the same way.
-    A short transaction of its own; a turn takes its unit with `quota_taken`, in the
-    transaction that opens it.
+    A turn takes its unit with `quota_taken`, in the transaction that opens it.
     """
-    with (
-        transaction.atomic(using=router.db_for_write(DailyUsage)),
-        quota_taken(user=user) as reservation,
-    ):
+    with quota_taken(user=user) as reservation:
         pass
     return reservation
 
 
 @contextmanager
 def quota_taken(*, user: User) -> Iterator[Reservation]:
-    """One of today's model requests (see `quota_reserve`), taken inside the caller's
-    transaction around the writes that open a turn: the person's unit first, then what
-    the block writes, then the site's count.
+    """One of today's model requests (see `quota_reserve`), taken in the one transaction
+    that also holds the block's writes (a turn's rows): all of it commits, or none.
 
-    One transaction instead of three: on SQLite every transaction waits for the one write
-    lock, and under load the waits cost more than the statements (docs/performance.md).
-    The site's count comes last because its one row of the day stays locked until the
-    commit (PostgreSQL). If anything raises, the person's unit goes with the rest of the
-    rollback: there is nothing to give back.
+    One transaction instead of several: on SQLite every transaction waits for the one
+    write lock, and under load the waits cost more than the statements
+    (docs/performance.md). There the site's count comes last, in the transaction.
+
+    A database with row locks (PostgreSQL) would keep the site's one row of the day
+    locked until the commit, and every other opening turn would queue on it. There the
+    site's count is a statement of its own, committed before the transaction, and given
+    back if the block fails. The site's cap is never passed; a crash between the two
+    can only leave the site's day one request higher than what was made.
     """
-    if not transaction.get_connection(router.db_for_write(DailyUsage)).in_atomic_block:
-        raise RuntimeError("quota_taken runs inside the transaction of a turn's writes.")
-    reservation = _user_take(user=user)
-    yield reservation
-    _site_reserve(day=reservation.day)
-
-
-def _user_take(*, user: User) -> Reservation:
+    using = router.db_for_write(DailyUsage)
+    if not _site_count_apart(using=using):
+        with transaction.atomic(using=using):
+            reservation = _user_take(user=user)
+            yield reservation
+            _site_reserve(day=reservation.day)
+        return
     day = quota_day()
+    _site_reserve(day=day)
+    try:
+        with transaction.atomic(using=using):
+            reservation = _user_take(user=user, day=day)
+            yield reservation
+    except BaseException:
+        _site_release(day=day)
+        raise
+
+
+def _site_count_apart(*, using: str) -> bool:
+    """Whether the site's count is a statement of its own (see `quota_taken`): on a
+    database with row locks, outside a transaction a caller already holds."""
+    connection = connections[using]
+    return connection.vendor != "sqlite" and not connection.in_atomic_block
+
+
+def _user_take(*, user: User, day: dt.date | None = None) -> Reservation:
+    day = day or quota_day()
     limit = daily_limit()
     if settings.COACH_REQUIRE_VERIFIED_EMAIL and not user_has_verified_email(user=user):
         raise EmailNotVerified(limit=limit, resets_at=quota_resets_at(day))
@@ -140,10 +157,12 @@ def quota_release(*, reservation: Reservation) -> bool:
         > 0
     )
     if released:
-        SiteUsage.objects.filter(day=reservation.day, requests__gt=0).update(
-            requests=F("requests") - 1
-        )
+        _site_release(day=reservation.day)
     return released
+
+
+def _site_release(*, day: dt.date) -> None:
+    SiteUsage.objects.filter(day=day, requests__gt=0).update(requests=F("requests") - 1)
 
 
 def quota_tokens_record(*, day: dt.date, tokens: int) -> None:
@@ -155,3 +174,18 @@ def quota_tokens_record(*, day: dt.date, tokens: int) -> None:
     sql = f"UPDATE {s.table} SET {s.tokens} = {s.tokens} + %s WHERE {s.day} = %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [tokens, connection.ops.adapt_datefield_value(day)])
+
+
+@contextmanager
+def quota_tokens_counted(*, day: dt.date | None, tokens: int) -> Iterator[None]:
+    """A transaction around the block's writes (a turn's close) that also adds `tokens`
+    to the site's `day` (None: none to add): last in it on SQLite, or just after its
+    commit on a database with row locks, for the reason `quota_taken` gives."""
+    using = router.db_for_write(SiteUsage)
+    apart = _site_count_apart(using=using)
+    with transaction.atomic(using=using):
+        yield
+        if day is not None and not apart:
+            quota_tokens_record(day=day, tokens=tokens)
+    if day is not None and apart:
+        quota_tokens_record(day=day, tokens=tokens)

@@ -35,7 +35,7 @@ from coach.prompting import (
     reply_language,
 )
 from coach.quota import QuotaStatus, Reservation, reservation_status
-from coach.services import quota_release, quota_taken, quota_tokens_record
+from coach.services import quota_release, quota_taken, quota_tokens_counted
 from knowledge.models import Citation
 from knowledge.retrieval import query_text
 from knowledge.selectors import Hit, library_is_searchable
@@ -270,7 +270,7 @@ def session_open(
     room = _ensure_room_for_a_turn(user=user, coach_id=coach.pk)
     reserve = knowledge_reserve(coach_id=coach.pk, searchable=room.library_searchable)
     _ensure_prompts_fit(coach=coach, prompts=prompts, language=language, reserve=reserve)
-    with transaction.atomic(), quota_taken(user=user) as reservation:
+    with quota_taken(user=user) as reservation:
         session = CoachingSession.objects.create(
             owner=user,
             coach=coach,
@@ -319,7 +319,7 @@ def message_open(*, session: CoachingSession, user: User, content: str) -> Turn:
     reserve = knowledge_reserve(coach_id=session.coach_id, searchable=room.library_searchable)
     _ensure_fits(session=session, content=content, prompts=prompts, reserve=reserve)
     _ensure_no_turn_in_progress(room=room)
-    with transaction.atomic(), quota_taken(user=user) as reservation:
+    with quota_taken(user=user) as reservation:
         user_message = Message.objects.create(
             session=session, role=MessageRole.USER, content=content
         )
@@ -344,7 +344,7 @@ def retry_open(*, session: CoachingSession, user: User) -> Turn:
     pending = session_pending_turn(session=session)
     if pending is None:
         raise NothingToRetry()
-    with transaction.atomic(), quota_taken(user=user) as reservation:
+    with quota_taken(user=user) as reservation:
         message = _reply_create(session=session, reservation=reservation, claim=True)
     return _turn(
         session=session,
@@ -373,7 +373,7 @@ def continue_open(*, message: Message, user: User) -> Turn:
     _ensure_no_turn_in_progress(room=room)
     now = timezone.now()
     try:
-        with transaction.atomic(), quota_taken(user=user) as reservation:
+        with quota_taken(user=user) as reservation:
             reopened = Message.objects.filter(
                 pk=message.pk, status=MessageStatus.OK, finish_reason=FINISH_LENGTH
             ).update(
@@ -414,7 +414,7 @@ def regenerate_open(*, message: Message, user: User) -> Turn:
         raise NothingToRegenerate()
     room = _ensure_room_for_a_turn(user=user, coach_id=session.coach_id, session=session)
     _ensure_no_turn_in_progress(room=room)
-    with transaction.atomic(), quota_taken(user=user) as reservation:
+    with quota_taken(user=user) as reservation:
         reply = _reply_create(
             session=session, reservation=reservation, claim=True, replaces=message
         )
@@ -689,7 +689,8 @@ def turn_close(
             finish_reason=reply.finish_reason[:20],
         )
     status = MessageStatus.STOPPED if stopped else MessageStatus.OK
-    with transaction.atomic():
+    tokens = 0 if reply is None else (reply.prompt_tokens or 0) + (reply.completion_tokens or 0)
+    with quota_tokens_counted(day=message.quota_day, tokens=tokens):
         message = _turn_leave_streaming(
             message_id=message_id, status=status, refund=False, known=message, **fields
         )
@@ -699,10 +700,6 @@ def turn_close(
             message._prefetched_objects_cache.pop("citations", None)
             prefetch_related_objects([message], "citations")
         CoachingSession.objects.filter(pk=message.session_id).update(updated_at=timezone.now())
-        # Last: the site's one row of the day is locked until the commit, just after.
-        if reply is not None and message.quota_day is not None:
-            tokens = (reply.prompt_tokens or 0) + (reply.completion_tokens or 0)
-            quota_tokens_record(day=message.quota_day, tokens=tokens)
     return message
 
 

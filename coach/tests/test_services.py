@@ -12,6 +12,7 @@ from coach.services import (
     quota_release,
     quota_reserve,
     quota_taken,
+    quota_tokens_counted,
     quota_tokens_record,
 )
 
@@ -55,7 +56,7 @@ def test_taken_in_a_transaction_the_persons_unit_first_and_the_sites_last(user):
     quota_reserve(user=user)  # the day's rows exist
     with (
         CaptureQueriesContext(connection) as queries,
-        transaction.atomic(),
+        transaction.atomic(),  # as the test runs: the site's count stays inside
         quota_taken(user=user) as reservation,
     ):
         written = DailyUsage.objects.filter(user=user).count()
@@ -72,30 +73,95 @@ def test_taken_in_a_transaction_the_persons_unit_first_and_the_sites_last(user):
 
 
 def test_taken_is_given_back_by_the_rollback_of_what_failed(user):
-    from django.db import transaction
-
-    with pytest.raises(ValueError), transaction.atomic(), quota_taken(user=user):
+    with pytest.raises(ValueError), quota_taken(user=user):
         raise ValueError("the turn could not be opened")
     assert DailyUsage.objects.filter(user=user, count__gt=0).count() == 0
     assert SiteUsage.objects.filter(requests__gt=0).count() == 0
 
 
 def test_taken_when_the_site_refuses_nothing_of_the_block_stays(user, outsider, settings):
-    from django.db import transaction
-
     settings.COACH_SITE_DAILY_LIMIT = 1
     quota_reserve(user=outsider)
-    with pytest.raises(SiteBudgetExceeded), transaction.atomic(), quota_taken(user=user):
+    with pytest.raises(SiteBudgetExceeded), quota_taken(user=user):
         DailyUsage.objects.filter(user=outsider).update(count=99)  # the turn's writes
     assert DailyUsage.objects.get(user=outsider).count == 1
     assert quota_get(user=user).used == 0
 
 
+def _site_row_is_free(day) -> bool:
+    """Whether another connection can lock the site's row of `day` at once."""
+    import threading
+
+    from django.db import DatabaseError, connections, transaction
+
+    free: list[bool] = []
+
+    def lock() -> None:
+        try:
+            with transaction.atomic():
+                list(SiteUsage.objects.select_for_update(nowait=True).filter(day=day))
+            free.append(True)
+        except DatabaseError:
+            free.append(False)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=lock)
+    thread.start()
+    thread.join(timeout=30)
+    return free == [True]
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_taken_refuses_to_run_outside_a_transaction(user):
-    with pytest.raises(RuntimeError), quota_taken(user=user):
-        pass
+def test_taken_on_postgresql_leaves_the_sites_row_free_while_the_block_runs(user):
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite locks the whole database for a write, not rows.")
+    quota_reserve(user=user)  # the day's rows exist
+    with quota_taken(user=user) as reservation:
+        assert SiteUsage.objects.get().requests == 2  # counted and committed already
+        free = _site_row_is_free(reservation.day)
+    assert free
+    assert quota_get(user=user).used == 2
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_taken_outside_a_transaction_gives_the_sites_count_back_when_the_block_fails(
+    user, outsider, settings
+):
+    with pytest.raises(ValueError), quota_taken(user=user):
+        raise ValueError("the turn could not be opened")
+    assert not SiteUsage.objects.filter(requests__gt=0).exists()
     assert quota_get(user=user).used == 0
+    settings.COACH_DAILY_LIMIT = 1
+    quota_reserve(user=user)
+    with pytest.raises(QuotaExceeded), quota_taken(user=user):
+        pass
+    assert SiteUsage.objects.get().requests == 1  # the refused one's count went back
+    settings.COACH_SITE_DAILY_LIMIT = 1
+    with pytest.raises(SiteBudgetExceeded), quota_taken(user=outsider):
+        pass
+    assert quota_get(user=outsider).used == 0
+    assert SiteUsage.objects.get().requests == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_tokens_counted_on_postgresql_after_the_commit_and_on_sqlite_in_it(user):
+    from django.db import connection
+
+    day = quota_reserve(user=user).day
+    with quota_tokens_counted(day=day, tokens=30):
+        if connection.vendor != "sqlite":
+            assert _site_row_is_free(day)
+        DailyUsage.objects.filter(user=user).update(count=3)  # the close's writes
+    assert SiteUsage.objects.get().tokens == 30
+    with pytest.raises(ValueError), quota_tokens_counted(day=day, tokens=5):
+        raise ValueError("the close failed")
+    assert SiteUsage.objects.get().tokens == 30
+    with quota_tokens_counted(day=None, tokens=5):
+        pass
+    assert SiteUsage.objects.get().tokens == 30
 
 
 def test_limits_are_per_user(user, outsider, settings):
