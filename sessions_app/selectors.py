@@ -10,6 +10,7 @@ from coach.demo import DEMO_MODEL_NAME
 from knowledge.models import Document, DocumentStatus
 from knowledge.selectors import current_model
 from project.db import sql_names
+from project.prepared import PreparedSelect
 from sessions_app.models import (
     RETRYABLE_STATUSES,
     CoachingSession,
@@ -153,19 +154,37 @@ def conversation_in(messages: list[Message]) -> list[Message]:
     return current
 
 
+# Every turn reads these (project/prepared.py): built and compiled once per process.
+_messages_of_session = PreparedSelect(
+    Message,
+    lambda session_id: Message.objects.filter(session_id=session_id).order_by("created_at", "id"),
+)
+# Not its owner's row: writes compare `owner_id`, and every turn would pay for the join.
+_session_with_coach = PreparedSelect(
+    CoachingSession,
+    lambda pk: CoachingSession.objects.select_related("coach").filter(pk=pk),
+)
+
+
+_prompts_of_session = PreparedSelect(
+    Prompt, lambda session_id: Prompt.objects.filter(session_id=session_id)
+)
+
+
+def session_prompts(*, session: CoachingSession) -> list[Prompt]:
+    """The session's typed prompts (the wizard's answers), in order."""
+    return [prompt.as_typed() for prompt in _prompts_of_session.list(session_id=session.pk)]
+
+
 def session_conversation(*, session: CoachingSession) -> list[Message]:
     """The session's conversation as it reads now (see `conversation_in`)."""
-    return conversation_in(
-        list(Message.objects.filter(session=session).order_by("created_at", "id"))
-    )
+    return conversation_in(_messages_of_session.list(session_id=session.pk))
 
 
 def session_get(*, pk: int) -> CoachingSession:
     """One session without its conversation (for writes). Raises Http404."""
-    # get(), not first(): no ORDER BY to compile for a primary key. Not its owner's row:
-    # writes compare `owner_id`, and every turn would pay for the join and the user.
     try:
-        return CoachingSession.objects.select_related("coach").get(pk=pk)
+        return _session_with_coach.get(pk=pk)
     except CoachingSession.DoesNotExist:
         raise Http404(_("No such session.")) from None
 

@@ -70,6 +70,7 @@ from sessions_app.selectors import (
     TurnRoom,
     session_conversation,
     session_pending_turn,
+    session_prompts,
     turn_room_get,
 )
 
@@ -140,11 +141,6 @@ def session_chat_messages(
     return session_chat_with_reference(
         session=session, reply=reply, continuing=continuing, prompts=prompts
     )[0]
-
-
-def session_prompts(*, session: CoachingSession) -> list[Prompt]:
-    """The session's typed prompts (the wizard's answers), in order."""
-    return Prompt.objects.filter(session=session).typed()
 
 
 def session_chat_with_reference(
