@@ -164,8 +164,6 @@ _session_with_coach = PreparedSelect(
     CoachingSession,
     lambda pk: CoachingSession.objects.select_related("coach").filter(pk=pk),
 )
-
-
 _prompts_of_session = PreparedSelect(
     Prompt, lambda session_id: Prompt.objects.filter(session_id=session_id)
 )
