@@ -86,6 +86,14 @@ def test_get_as_the_orm_refuses(user):
         replies.get(session_id=session.pk)
 
 
+def test_ints_past_what_a_database_binds_find_nothing_as_with_the_orm(user):
+    make_session(owner=user)
+    assert with_coach().list(pk=2**70) == []
+    assert with_coach().list(pk=-(2**70)) == []
+    with pytest.raises(CoachingSession.DoesNotExist):
+        with_coach().get(pk=2**63)
+
+
 def test_refuses_a_query_whose_shape_hides_the_value():
     by_title = PreparedSelect(
         CoachingSession, lambda q: CoachingSession.objects.filter(title__icontains=q)

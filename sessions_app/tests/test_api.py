@@ -198,6 +198,13 @@ def test_detail_is_public(api_client, user):
     assert api_client.get("/api/sessions/999999/").status_code == 404
 
 
+def test_a_session_number_past_any_database_is_a_404_not_a_500(user_api):
+    huge = 2**70  # a URL's digits can be any length
+    response = user_api.post(f"/api/sessions/{huge}/messages/", {"content": "Hi"}, format="json")
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
 def test_follow_up(user_api, user, fake_llm):
     session = make_session(owner=user)
     fake_llm.queue("Try this.")
