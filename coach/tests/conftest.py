@@ -154,6 +154,9 @@ class StubLLMServer:
                     self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                     self.wfile.flush()
                 if response.cut:  # no terminating chunk: the client sees a broken body
+                    # Let the client read the last piece first: aiohttp raises a broken body
+                    # before handing over what it had buffered with it.
+                    time.sleep(0.3)
                     self.close_connection = True
                     with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
