@@ -40,8 +40,12 @@ def _shared_executor() -> ThreadPoolExecutor:
 
 
 def _has_sync_caller() -> bool:
-    # asgiref records the waiting sync thread of an enclosing async_to_sync here.
-    return getattr(AsyncToSync.executors, "current", None) is not None
+    # asgiref records the waiting sync thread of an enclosing async_to_sync here. A task
+    # that outlived that call finds it gone (`_broken`; asgiref is pinned): the turns'
+    # housekeeping, started on the server's loop by a form's turn that waited in a sync
+    # view, must go on without that view's thread.
+    executor = getattr(AsyncToSync.executors, "current", None)
+    return executor is not None and not executor._broken
 
 
 def release_connections() -> None:
