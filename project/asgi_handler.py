@@ -1,30 +1,37 @@
-"""Django's ASGI handler, without a thread for a request that runs no sync code.
+"""Django's ASGI handler, with fewer trips between the event loop and threads.
 
-Django's `ASGIHandler` sends the `request_started` signal and closes the response
-(`request_finished`) through `sync_to_async`, in a thread of the request's own (asgiref's
-ThreadSensitiveContext). Its receivers reset the query log and close this thread's
-old database connections: on the event loop's thread there are none. So every request
-started a thread and made two more trips through the loop for nothing, and a streamed
-reply kept its idle thread for as long as it streamed (about 500 a worker in a burst of
-1,000).
+Django's `ASGIHandler` runs each request's sync code in a thread of the request's own
+(asgiref's ThreadSensitiveContext): a sync view, its rendering, the `request_started`
+signal and the response's close (`request_finished`) are each a trip from the event
+loop to that thread and back, and asgiref makes the thread for the request and joins
+it in yet another at the end. On a loop relaying hundreds of streams every trip waits
+for a pass over everything else that is ready, so an unrelated page took several
+times its own work (docs/performance.md). Here:
 
-Here both run inline when every receiver connected is one of Django's own that only
-looks after the calling thread's connections or context (or caches whose close does
-nothing), and, for the close, when no sync code ran in the request's thread. After a
-sync view, a middleware hook that hopped, or with any other receiver, the request's
-thread is used as before.
+- A request borrows its thread from `project.request_threads` and gives it back, so
+  no thread is made or joined for it.
+- `request_started` and the close run inline on the loop when every receiver is one of
+  Django's own that only looks after the calling thread's database connections or the
+  context's URLconf (or caches whose close does nothing), and, for the close, when
+  nothing was left in the request's thread (`request_threads.needs_closing`).
+- A sync view is one trip: the view, its rendering (when no middleware has a
+  `process_template_response`), then its thread's connections given back, which leaves
+  the close nothing to do there.
 
-`handle` is Django 5.2's, with those two calls changed (marked "Stepwise").
-project/tests/test_asgi_handler.py fails when Django's changes, so that an upgrade
-re-reads it.
+After a hook that hopped, or with any other receiver, the request's thread is used as
+before. `handle` and `_get_response_async` are Django 5.2's, with those calls changed
+(marked "Stepwise"). project/tests/test_asgi_handler.py fails when Django's change, so
+that an upgrade re-reads them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from inspect import iscoroutinefunction
 
-from asgiref.sync import SyncToAsync, sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core.cache import close_caches
 from django.core.cache.backends.base import BaseCache
@@ -37,6 +44,8 @@ from django.dispatch import Signal
 from django.http import HttpResponseBase
 from django.urls import set_script_prefix
 from django.utils.module_loading import import_string
+
+from project import request_threads
 
 # Receivers that only look after the calling thread's database connections, or the
 # calling context's URLconf.
@@ -59,18 +68,23 @@ def loop_safe(signal: Signal, sender: type) -> bool:
     return not async_receivers and all(receiver in safe for receiver in sync_receivers)
 
 
-def request_thread_started() -> bool:
-    """Whether sync code ran in this request's own thread (a sync view, a hook)."""
-    context = SyncToAsync.thread_sensitive_context.get(None)
-    return context is not None and context in SyncToAsync.context_to_thread_executor
-
-
 class StepwiseASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         super().__init__()
         # Apps are ready and their receivers connected: what they are does not change.
         self.start_inline = loop_safe(request_started, self.__class__)
         self.finish_inline = loop_safe(request_finished, self.__class__)
+        self.threads = request_threads.RequestThreads()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)  # refuses it
+        executor, token = self.threads.lend()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            self.threads.give_back(executor, token)
 
     async def send_started(self, scope: dict) -> None:
         if self.start_inline:
@@ -79,10 +93,28 @@ class StepwiseASGIHandler(ASGIHandler):
             await request_started.asend(sender=self.__class__, scope=scope)
 
     async def close_response(self, response: HttpResponseBase) -> None:
-        if self.finish_inline and not request_thread_started():
+        if self.finish_inline and not request_threads.needs_closing():
             response.close()
         else:
             await sync_to_async(response.close)()
+
+    def respond_in_thread(self, view):
+        """A sync view as one call in the request's thread: the view, its rendering,
+        then the thread's connections given back."""
+        render_here = not self._template_response_middleware
+
+        @functools.wraps(view)
+        def respond(request, *args, **kwargs):
+            try:
+                response = view(request, *args, **kwargs)
+                render = getattr(response, "render", None)
+                if render_here and callable(render) and not iscoroutinefunction(render):
+                    response = render()
+                return response
+            finally:
+                request_threads.release()
+
+        return respond
 
     async def handle(self, scope, receive, send):
         """Handles the ASGI request. Called via the __call__ method."""
@@ -146,3 +178,77 @@ class StepwiseASGIHandler(ASGIHandler):
             await self.close_response(response)  # Stepwise
 
         body_file.close()
+
+    async def _get_response_async(self, request):
+        """
+        Resolve and call the view, then apply view, exception, and
+        template_response middleware. This method is everything that happens
+        inside the request/response middleware.
+        """
+        response = None
+        callback, callback_args, callback_kwargs = self.resolve_request(request)
+
+        # Apply view middleware.
+        for middleware_method in self._view_middleware:
+            response = await middleware_method(request, callback, callback_args, callback_kwargs)
+            if response:
+                break
+
+        if response is None:
+            wrapped_callback = self.make_view_atomic(callback)
+            # If it is a synchronous view, run it in a subthread
+            if not iscoroutinefunction(wrapped_callback):
+                wrapped_callback = sync_to_async(
+                    self.respond_in_thread(wrapped_callback),  # Stepwise
+                    thread_sensitive=True,
+                )
+            try:
+                response = await wrapped_callback(request, *callback_args, **callback_kwargs)
+            except Exception as e:
+                response = await sync_to_async(
+                    self.process_exception_by_middleware,
+                    thread_sensitive=True,
+                )(e, request)
+                if response is None:
+                    raise
+
+        # Complain if the view returned None or an uncalled coroutine.
+        self.check_response(response, callback)
+
+        # If the response supports deferred rendering, apply template
+        # response middleware and then render the response
+        if (
+            hasattr(response, "render")
+            and callable(response.render)
+            # Stepwise: rendered in the view's thread (respond_in_thread)
+            and not (
+                getattr(response, "is_rendered", False) and not self._template_response_middleware
+            )
+        ):
+            for middleware_method in self._template_response_middleware:
+                response = await middleware_method(request, response)
+                # Complain if the template response middleware returned None or
+                # an uncalled coroutine.
+                self.check_response(
+                    response,
+                    middleware_method,
+                    name="%s.process_template_response"  # noqa: UP031 - as in Django
+                    % (middleware_method.__self__.__class__.__name__,),
+                )
+            try:
+                if iscoroutinefunction(response.render):
+                    response = await response.render()
+                else:
+                    response = await sync_to_async(response.render, thread_sensitive=True)()
+            except Exception as e:
+                response = await sync_to_async(
+                    self.process_exception_by_middleware,
+                    thread_sensitive=True,
+                )(e, request)
+                if response is None:
+                    raise
+
+        # Make sure the response is not a coroutine
+        if asyncio.iscoroutine(response):
+            raise RuntimeError("Response is still a coroutine.")
+        return response

@@ -25,8 +25,6 @@ from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponse
 from django.middleware import clickjacking, common, csrf, locale, security
 
-from project.middleware import USED_REQUEST_THREAD
-
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 
 
@@ -37,7 +35,6 @@ class InlineHooks:
         response = None
         if hasattr(self, "process_request"):
             if self.request_needs_thread(request):
-                setattr(request, USED_REQUEST_THREAD, True)
                 process = sync_to_async(self.process_request, thread_sensitive=True)
                 response = await process(request)
             else:
@@ -45,7 +42,6 @@ class InlineHooks:
         response = response or await self.get_response(request)
         if hasattr(self, "process_response"):
             if self.response_needs_thread(request, response):
-                setattr(request, USED_REQUEST_THREAD, True)
                 process = sync_to_async(self.process_response, thread_sensitive=True)
                 response = await process(request, response)
             else:
@@ -94,7 +90,6 @@ class CsrfViewMiddleware(InlineHooks, csrf.CsrfViewMiddleware):
         if request.method in SAFE_METHODS or getattr(callback, "csrf_exempt", False):
             return check(request, callback, callback_args, callback_kwargs)
         # An unsafe request reads its form body for the token: an upload may be on disk.
-        setattr(request, USED_REQUEST_THREAD, True)
         return await sync_to_async(check, thread_sensitive=True)(
             request, callback, callback_args, callback_kwargs
         )

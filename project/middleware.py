@@ -11,11 +11,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django_ratelimit.exceptions import Ratelimited
 
-from project.db import release_connections
+from project import request_threads
 from project.http import wants_json
-
-# Set on a request whose hooks ran in its thread (project.inline_middleware).
-USED_REQUEST_THREAD = "_stepwise_used_request_thread"
 
 
 def ratelimited_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -71,13 +68,15 @@ class ReleaseConnectionsMiddleware(BothModes):
     """Under ASGI, give back the database connections of a request's own thread as soon
     as its response is made, not when it has been sent.
 
-    Django runs a sync view (and a hook that hops) in a thread of the request's own, and
-    closes that thread's connections only in `response.close()`, after the response has
-    gone out through the event loop. On a busy loop that is seconds later, and all that
-    time the connection is out of PostgreSQL's pool: in a burst of 1,000 streamed turns,
-    the unrelated GETs waiting to be sent held every pooled connection, and the turns'
-    database steps queued behind them. First in MIDDLEWARE, so that it runs after every
-    other hook. With only SQLite, a connection is a file handle, not a slot: nothing to do.
+    Django closes the connections of a request's thread only in `response.close()`,
+    after the response has gone out through the event loop. On a busy loop that is
+    seconds later, and all that time the connection is out of PostgreSQL's pool: in a
+    burst of 1,000 streamed turns, the unrelated GETs waiting to be sent held every
+    pooled connection, and the turns' database steps queued behind them. Our handler
+    gives a sync view's connections back when the view is done (project.asgi_handler);
+    this catches a hook that hopped to the thread after it (a session being saved).
+    First in MIDDLEWARE, so that it runs after every other hook. With only SQLite, a
+    connection is a file handle, not a slot: nothing to do.
     """
 
     def __init__(
@@ -93,15 +92,8 @@ class ReleaseConnectionsMiddleware(BothModes):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         response = await self.get_response(request)
-        if self.pooled and _used_request_thread(request):
-            await sync_to_async(release_connections, thread_sensitive=True)()
+        # A sync view gives its connections back itself (project.asgi_handler); a hook
+        # that hopped after it (a session saved) may have taken one again.
+        if self.pooled and request_threads.needs_closing():
+            await sync_to_async(request_threads.release, thread_sensitive=True)()
         return response
-
-
-def _used_request_thread(request: HttpRequest) -> bool:
-    """Whether a sync view, or a hook that may reach the database, ran in the request's
-    thread. An async view's database steps give their connections back themselves."""
-    if getattr(request, USED_REQUEST_THREAD, False):
-        return True
-    match = getattr(request, "resolver_match", None)
-    return match is not None and not iscoroutinefunction(match.func)

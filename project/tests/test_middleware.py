@@ -13,6 +13,7 @@ from django.urls import path
 from django.utils.module_loading import import_string
 from django_ratelimit.exceptions import Ratelimited
 
+from project.tests.serving import serve
 from project.urls import urlpatterns as project_urlpatterns
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("project.tests.test_middleware")]
@@ -112,16 +113,20 @@ def test_static_files_are_served_under_asgi():
 
 @pytest.fixture
 def released(monkeypatch):
-    """Where release_connections ran (thread names), with the middleware acting as on
-    PostgreSQL."""
+    """Where a request's thread gave its connections back (thread names), through the
+    site's handler, with the middleware acting as on PostgreSQL."""
     import threading
 
-    from project import middleware
+    from project import middleware, request_threads
 
     calls: list[str] = []
-    monkeypatch.setattr(
-        middleware, "release_connections", lambda: calls.append(threading.current_thread().name)
-    )
+    release = request_threads.release_connections
+
+    def recorded():
+        calls.append(threading.current_thread().name)
+        release()
+
+    monkeypatch.setattr(request_threads, "release_connections", recorded)
     original = middleware.ReleaseConnectionsMiddleware.__init__
 
     def pooled(self, get_response):
@@ -130,6 +135,12 @@ def released(monkeypatch):
 
     monkeypatch.setattr(middleware.ReleaseConnectionsMiddleware, "__init__", pooled)
     return calls
+
+
+def handler():
+    from project.asgi_handler import StepwiseASGIHandler
+
+    return StepwiseASGIHandler()  # its middleware chain built with the fixture's
 
 
 def test_a_sync_views_thread_gives_its_connections_back_before_the_response_goes(released):
@@ -145,25 +156,31 @@ def test_a_sync_views_thread_gives_its_connections_back_before_the_response_goes
 
     test_middleware.urlpatterns.append(path("sync-recorded/", record))
     try:
-        response = async_to_sync(AsyncClient().get)("/sync-recorded/")
+        status, _body = serve(handler(), "/sync-recorded/")
     finally:
         test_middleware.urlpatterns.pop()
-    assert response.status_code == 200
-    assert released == ran_in  # once, in the view's own thread
+    assert status == 200
+    assert released == ran_in  # once, in the view's own thread, as the view ended
 
 
 def test_an_async_view_gives_its_connections_back_in_its_own_steps(released):
-    response = async_to_sync(AsyncClient().get)("/async-fine/")
-    assert response.status_code == 200
+    status, _body = serve(handler(), "/async-fine/")
+    assert status == 200
     assert released == []
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # read in another thread
 def test_an_async_view_whose_session_was_saved_gives_that_connection_back(released, user):
-    client = AsyncClient()
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
     client.force_login(user)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.session.session_key}".encode()
+    headers = [(b"cookie", cookie), (b"accept-language", b"ko")]
     released.clear()
-    response = async_to_sync(client.get)("/async-fine/", headers={"accept-language": "ko"})
-    assert response.status_code == 200
+    status, _body = serve(handler(), "/async-fine/", headers=headers)
+    assert status == 200
     assert released == []  # nothing hopped: the session was only read
 
     async def change_session(request):
@@ -174,10 +191,10 @@ def test_an_async_view_whose_session_was_saved_gives_that_connection_back(releas
 
     test_middleware.urlpatterns.append(path("async-session/", change_session))
     try:
-        response = async_to_sync(client.get)("/async-session/")
+        status, _body = serve(handler(), "/async-session/", headers=headers)
     finally:
         test_middleware.urlpatterns.pop()
-    assert response.status_code == 200
+    assert status == 200
     assert len(released) == 1  # the session was saved in the request's thread
 
 
