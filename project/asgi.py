@@ -1,10 +1,11 @@
 """The ASGI application (the Procfile's gunicorn runs it with uvicorn workers).
 
-Django's handler, without a thread for requests that run no sync code
+Django's handler, with fewer trips between the event loop and threads
 (project/asgi_handler.py). Django does not speak the ASGI lifespan protocol, so this
-wraps it: on shutdown (SIGTERM, a deploy) the replies still being written get
-COACH_SHUTDOWN_GRACE_SECONDS to finish; the rest are marked interrupted and their units
-given back (docs/streaming.md).
+wraps it. On startup the model's SDK client is made: its import would otherwise stall
+the event loop at the first turn. On shutdown (SIGTERM, a deploy) the replies still
+being written get COACH_SHUTDOWN_GRACE_SECONDS to finish; the rest are marked
+interrupted and their units given back (docs/streaming.md).
 """
 
 import os
@@ -30,6 +31,9 @@ async def application(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            aopen = getattr(get_chat_client(), "aopen", None)
+            if aopen is not None:  # the SDK imported before the first turn, not during it
+                await aopen()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await turns_drain(settings.COACH_SHUTDOWN_GRACE_SECONDS)

@@ -94,6 +94,12 @@ class OpenAIChatClient(SyncFacade):
         if sdk is not None:
             run(sdk.close)
 
+    async def aopen(self) -> None:
+        """Make the running loop's SDK client now (the ASGI lifespan's startup). Importing
+        the SDK costs about a second of CPU: spent by a worker's first turn, it stalled
+        the event loop and every request on it (docs/performance.md)."""
+        self._sdk  # noqa: B018 - built on first access
+
     async def aclose(self) -> None:
         """Close the running loop's SDK client (the ASGI lifespan's shutdown): its
         aiohttp session would otherwise be reported unclosed when the worker exits."""

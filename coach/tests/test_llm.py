@@ -7,6 +7,7 @@ that only connection errors, timeouts and 5xx are retried (once), never a 4xx.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import runpy
 import time
@@ -174,6 +175,22 @@ def test_aclose_closes_the_loops_sdk_client_and_a_later_call_makes_a_new_one(stu
 
     async_to_sync(scenario)()
     assert len(stub_llm.requests) == 2
+
+
+def test_aopen_makes_the_loops_sdk_client_before_the_first_request(stub_llm):
+    # What the ASGI lifespan's startup does (project/asgi.py).
+    stub_llm.queue(StubResponse())
+    client = stub_llm.client()
+
+    async def scenario():
+        await client.aopen()
+        made = client._sdks[asyncio.get_running_loop()]
+        await client.acomplete(MESSAGES)
+        assert client._sdk is made
+        await client.aclose()
+
+    async_to_sync(scenario)()
+    assert len(stub_llm.requests) == 1
 
 
 # --- Error mapping and retries --------------------------------------------------------
