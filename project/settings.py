@@ -610,8 +610,10 @@ COACH_STREAM_HEARTBEAT_SECONDS = env_float("COACH_STREAM_HEARTBEAT_SECONDS", 15.
 # Interval of the SSE `: ping` comment while nothing else is sent.
 COACH_STREAM_KEEPALIVE_SECONDS = env_float("COACH_STREAM_KEEPALIVE_SECONDS", 15.0)
 # Threads per process for the short database steps of detached turns (each borrows a
-# connection only for its step, so keep it at most DATABASE_POOL_MAX_SIZE).
-COACH_DB_THREADS = env_int("COACH_DB_THREADS", 4)
+# connection only for its step, so keep it at most DATABASE_POOL_MAX_SIZE). Few on
+# purpose: each is one more thread taking the GIL from the event loop, and with 4 an
+# unrelated page took seconds during a burst on PostgreSQL (docs/performance.md).
+COACH_DB_THREADS = env_int("COACH_DB_THREADS", 2)
 # On SIGTERM, how long running turns may finish before they are marked interrupted. Must
 # stay at least 3 s below gunicorn's graceful_timeout (30 s, project/gunicorn.conf.py, which
 # checks it), after which gunicorn kills the worker.
