@@ -56,7 +56,12 @@ def release_connections() -> None:
     steps (Django registers its SQL functions and runs the PRAGMAs each time).
     """
     for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block and connection.vendor != "sqlite":
+        if connection.in_atomic_block:
+            continue
+        # A kept SQLite connection must not carry a transaction into the next step or
+        # request: one left without autocommit is closed, as Django's close would.
+        left_open = connection.connection is not None and not connection.get_autocommit()
+        if connection.vendor != "sqlite" or left_open:
             connection.close()
 
 

@@ -56,11 +56,6 @@ _current: contextvars.ContextVar[RequestThread | None] = contextvars.ContextVar(
 )
 
 
-def current() -> RequestThread | None:
-    """The executor lent to the running request (None outside one)."""
-    return _current.get()
-
-
 def needs_closing() -> bool:
     """Whether sync code ran in the request's thread and may have left something there
     for Django's close (a database connection). Outside a lent executor (Django's own

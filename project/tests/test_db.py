@@ -3,9 +3,11 @@
 import asyncio
 import threading
 
+import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.db import connection, transaction
 
-from project.db import db_step
+from project.db import db_step, release_connections
 
 
 def thread_name() -> str:
@@ -45,3 +47,21 @@ def test_a_task_that_outlives_its_sync_caller_steps_on_the_shared_threads():
     view_thread, ran_in = asyncio.run(server())
 
     assert ran_in.startswith("db-step") and ran_in != view_thread
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_connection_left_without_autocommit_is_closed_on_release():
+    connection.ensure_connection()
+    transaction.set_autocommit(False)  # a view that forgot to restore it
+    try:
+        release_connections()
+        assert connection.connection is None
+    finally:
+        transaction.set_autocommit(True)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_release_keeps_a_sqlite_connection_and_closes_any_other():
+    connection.ensure_connection()
+    release_connections()
+    assert (connection.connection is not None) == (connection.vendor == "sqlite")
