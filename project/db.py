@@ -60,7 +60,7 @@ def release_connections() -> None:
             continue
         # A kept SQLite connection must not carry a transaction into the next step or
         # request: one left without autocommit is closed, as Django's close would.
-        left_open = connection.connection is not None and not connection.get_autocommit()
+        left_open = connection.connection is not None and not connection.autocommit
         if connection.vendor != "sqlite" or left_open:
             connection.close()
 
