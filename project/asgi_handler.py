@@ -20,7 +20,7 @@ times its own work (docs/performance.md). Here:
 
 After a hook that hopped, or with any other receiver, the request's thread is used as
 before. `handle` and `_get_response_async` are Django 5.2's, with those calls changed
-(marked "Stepwise"). project/tests/test_asgi_handler.py fails when Django's change, so
+(marked "Stepwise"). project/tests/test_asgi_handler.py fails when Django changes them, so
 that an upgrade re-reads them.
 """
 
