@@ -98,23 +98,21 @@ class StepwiseASGIHandler(ASGIHandler):
         else:
             await sync_to_async(response.close)()
 
-    def respond_in_thread(self, view):
+    def respond_in_thread(self, view, request, *args, **kwargs):
         """A sync view as one call in the request's thread: the view, its rendering,
         then the thread's connections given back."""
-        render_here = not self._template_response_middleware
-
-        @functools.wraps(view)
-        def respond(request, *args, **kwargs):
-            try:
-                response = view(request, *args, **kwargs)
-                render = getattr(response, "render", None)
-                if render_here and callable(render) and not iscoroutinefunction(render):
-                    response = render()
-                return response
-            finally:
-                request_threads.release()
-
-        return respond
+        try:
+            response = view(request, *args, **kwargs)
+            render = getattr(response, "render", None)
+            if (
+                not self._template_response_middleware
+                and callable(render)
+                and not iscoroutinefunction(render)
+            ):
+                response = render()
+            return response
+        finally:
+            request_threads.release()
 
     async def handle(self, scope, receive, send):
         """Handles the ASGI request. Called via the __call__ method."""
@@ -199,7 +197,7 @@ class StepwiseASGIHandler(ASGIHandler):
             # If it is a synchronous view, run it in a subthread
             if not iscoroutinefunction(wrapped_callback):
                 wrapped_callback = sync_to_async(
-                    self.respond_in_thread(wrapped_callback),  # Stepwise
+                    functools.partial(self.respond_in_thread, wrapped_callback),  # Stepwise
                     thread_sensitive=True,
                 )
             try:
