@@ -66,6 +66,8 @@ sys.path.insert(0, str(ROOT))
 from coach.testing.standin_server import reply_text  # noqa: E402 - no Django in there
 
 STANDIN = ROOT / "coach" / "testing" / "standin_server.py"
+# The bare reference (bench/bare_reference.py), run from this checkout.
+BARE_WEB = "uvicorn bench.bare_reference:application --workers 2 --port $PORT"
 PG_BENCH_DB = "stepwise_bench"
 COACH_SLUG = "meditation-guide"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -730,8 +732,10 @@ def standin_wait_idle(port: int, limit: float = 90.0) -> int:
     return open_now
 
 
-def start_site(app_dir: Path, env: dict, log_path: Path) -> subprocess.Popen:
-    command = procfile_web(app_dir)
+def start_site(
+    app_dir: Path, env: dict, log_path: Path, command: str | None = None
+) -> subprocess.Popen:
+    command = command or procfile_web(app_dir)
     simple = not re.search(r"[;&|<>`$()]", command)
     shell_command = f"exec {command}" if simple else command
     with open(log_path, "ab") as log:
@@ -1137,10 +1141,12 @@ def run_database(db: str, args) -> dict:
     log_path.unlink(missing_ok=True)
     sizes = args.sizes
     result: dict = {"db": db, "label": args.label, "app_dir": str(app_dir), "bursts": []}
-    result["procfile_web"] = procfile_web(app_dir)
+    result["procfile_web"] = BARE_WEB if db == "bare" else procfile_web(app_dir)
     print(f"\n== {args.label}: {db}; web: {result['procfile_web']} ==", flush=True)
     with contextlib.ExitStack() as stack:
-        if db == "sqlite":
+        if db == "bare":
+            database_url = redis_url = ""
+        elif db == "sqlite":
             sqlite_path = Path(tempfile.gettempdir()) / f"stepwise-bench-{tag}-{os.getpid()}.db"
             database_url = f"sqlite:///{sqlite_path}"
             redis_url = ""
@@ -1173,17 +1179,21 @@ def run_database(db: str, args) -> dict:
 
         count = max(sizes) + 3  # + one to probe streaming, two for the sequential runs
         started = time.monotonic()
-        setup = subprocess.run(
-            [args.python, __file__, "_setup", str(app_dir), str(count)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if setup.returncode != 0:
-            raise RuntimeError(f"setup failed:\n{setup.stderr[-3000:]}")
-        data = json.loads(setup.stdout.strip().splitlines()[-1])
+        if db == "bare":  # nothing to set up: any session id, no token
+            data = {"db_version": "none", "sessions": [[i + 1, ""] for i in range(count)]}
+            setup = None
+        else:
+            setup = subprocess.run(
+                [args.python, __file__, "_setup", str(app_dir), str(count)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if setup.returncode != 0:
+                raise RuntimeError(f"setup failed:\n{setup.stderr[-3000:]}")
+            data = json.loads(setup.stdout.strip().splitlines()[-1])
         result["db_version"] = data["db_version"]
         print(
             f"migrate + {count} members, tokens and sessions: "
@@ -1191,7 +1201,7 @@ def run_database(db: str, args) -> dict:
             flush=True,
         )
 
-        site = start_site(app_dir, env, log_path)
+        site = start_site(app_dir, env, log_path, command=BARE_WEB if db == "bare" else None)
         stack.callback(stop_group, site, 30)
         wait_ready(site, port)
         print(f"site ready on 127.0.0.1:{port} (log {log_path})", flush=True)
@@ -1350,6 +1360,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--app-dir", default=str(ROOT), help="the checkout to run (its Procfile)")
     parser.add_argument("--label", default="", help="name of this run in the report")
     parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="measure the bare reference instead of the site (bench/bare_reference.py: "
+        "no database, auth or storage; the floor on this machine)",
+    )
+    parser.add_argument(
         "--python",
         default=sys.executable,
         help="the app's Python (its venv's bin/ comes first on the site's PATH)",
@@ -1394,7 +1410,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
     args.modes = {m.strip() for m in args.modes.split(",") if m.strip()}
     args.label = args.label or (
-        "this checkout" if Path(args.app_dir).resolve() == ROOT else Path(args.app_dir).name
+        "bare reference"
+        if args.bare
+        else "this checkout"
+        if Path(args.app_dir).resolve() == ROOT
+        else Path(args.app_dir).name
     )
     return args
 
@@ -1421,6 +1441,8 @@ def main(argv: list[str]) -> None:
     }
     print(f"machine: {report['machine']}", flush=True)
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    if args.bare:
+        dbs = ["bare"]
     for db in dbs:
         report["runs"].append(run_database(db, args))
         if args.json:
