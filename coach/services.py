@@ -81,34 +81,35 @@ def _user_take(*, user: User, day: dt.date | None = None) -> Reservation:
     limit = daily_limit()
     if settings.COACH_REQUIRE_VERIFIED_EMAIL and not user_has_verified_email(user=user):
         raise EmailNotVerified(limit=limit, resets_at=quota_resets_at(day))
-    used = _user_reserve(user_id=user.pk, day=day, limit=limit)
+    used = _user_reserve(user_id=user.pk, day=day, limit=limit) if limit > 0 else None
     if used is None:
-        DailyUsage.objects.bulk_create(
-            [DailyUsage(user=user, day=day, count=0)], ignore_conflicts=True
-        )
-        used = _user_reserve(user_id=user.pk, day=day, limit=limit)
-        if used is None:
-            raise QuotaExceeded(limit=limit, resets_at=quota_resets_at(day))
+        raise QuotaExceeded(limit=limit, resets_at=quota_resets_at(day))
     return Reservation(user_id=user.pk, day=day, used=used)
 
 
 def _user_reserve(*, user_id: int, day: dt.date, limit: int) -> int | None:
-    """One more of the user's requests on `day` if under `limit`: the day's count with it,
-    or None (the day has no row yet, or the limit is reached). One UPDATE ... RETURNING,
-    which also gives the RateLimit headers their figure (no second query)."""
+    """One more of the user's requests on `day` if under `limit` (at least 1): the day's
+    count with it, or None at the limit. One statement, the day's first request
+    included: an INSERT that adds one to the row already there (an upsert), whose
+    RETURNING also gives the RateLimit headers their figure."""
     connection = connections[router.db_for_write(DailyUsage)]
     if connection.vendor not in ("postgresql", "sqlite") or not (
         connection.features.can_return_columns_from_insert  # SQLite 3.35: RETURNING
     ):
+        DailyUsage.objects.bulk_create(
+            [DailyUsage(user_id=user_id, day=day, count=0)], ignore_conflicts=True
+        )
         under = DailyUsage.objects.filter(user_id=user_id, day=day, count__lt=limit)
         if not under.update(count=F("count") + 1):
             return None
         return under.model.objects.get(user_id=user_id, day=day).count
-    u = sql_names(connection, DailyUsage, "user", "day", "count")
-    # The names are the model's, quoted; the values are parameters.
+    u = sql_names(connection, DailyUsage, "user", "day", "count", "refunds")
+    # The names are the model's, quoted; the values are parameters. The conflict target
+    # is the unique constraint daily_usage_one_row_per_user_day.
     sql = f"""
-        UPDATE {u.table} SET {u.count} = {u.count} + 1
-        WHERE {u.user} = %s AND {u.day} = %s AND {u.count} < %s RETURNING {u.count}
+        INSERT INTO {u.table} ({u.user}, {u.day}, {u.count}, {u.refunds}) VALUES (%s, %s, 1, 0)
+        ON CONFLICT ({u.user}, {u.day}) DO UPDATE SET {u.count} = {u.table}.{u.count} + 1
+        WHERE {u.table}.{u.count} < %s RETURNING {u.count}
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id, connection.ops.adapt_datefield_value(day), limit])

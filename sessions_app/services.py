@@ -315,11 +315,11 @@ def message_open(*, session: CoachingSession, user: User, content: str) -> Turn:
     reserve = knowledge_reserve(coach_id=session.coach_id, searchable=room.library_searchable)
     _ensure_fits(session=session, content=content, prompts=prompts, reserve=reserve)
     _ensure_no_turn_in_progress(room=room)
+    user_message = Message(session=session, role=MessageRole.USER, content=content)
     with quota_taken(user=user) as reservation:
-        user_message = Message.objects.create(
-            session=session, role=MessageRole.USER, content=content
+        message = _reply_create(
+            session=session, reservation=reservation, claim=True, user_message=user_message
         )
-        message = _reply_create(session=session, reservation=reservation, claim=True)
     return _turn(
         session=session,
         user_message=user_message,
@@ -541,24 +541,34 @@ def _reply_create(
     reservation: Reservation,
     claim: bool,
     replaces: Message | None = None,
+    user_message: Message | None = None,
 ) -> Message:
+    """The reply's row, streaming; with `user_message` (not saved yet), that one first,
+    in the same INSERT: one statement fewer on every follow-up."""
     now = timezone.now()
+    reply = Message(
+        session=session,
+        role=MessageRole.ASSISTANT,
+        content="",
+        status=MessageStatus.STREAMING,
+        quota_day=reservation.day,
+        claimed_at=now if claim else None,
+        heartbeat_at=now,
+        replaces=replaces,
+    )
+    rows = [reply] if user_message is None else [user_message, reply]
     try:
         # The unique constraint is the last word on one turn at a time. Its violation
         # ends the caller's transaction (no savepoint: nothing goes on after it).
         with transaction.atomic(savepoint=False):
-            return Message.objects.create(
-                session=session,
-                role=MessageRole.ASSISTANT,
-                content="",
-                status=MessageStatus.STREAMING,
-                quota_day=reservation.day,
-                claimed_at=now if claim else None,
-                heartbeat_at=now,
-                replaces=replaces,
-            )
+            if connections[router.db_for_write(Message)].features.can_return_rows_from_bulk_insert:
+                Message.objects.bulk_create(rows)  # their ids come back (RETURNING)
+            else:
+                for row in rows:
+                    row.save(force_insert=True)
     except IntegrityError as exc:
         raise TurnInProgress() from exc
+    return reply
 
 
 def _turn(

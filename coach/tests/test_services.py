@@ -63,13 +63,38 @@ def test_taken_in_a_transaction_the_persons_unit_first_and_the_sites_last(user):
     tables = [
         next(t for t in ("coach_dailyusage", "coach_siteusage") if t in q["sql"])
         for q in queries.captured_queries
-        if q["sql"].lstrip().startswith("UPDATE")
+        if q["sql"].lstrip().startswith(("UPDATE", "INSERT"))
     ]
     assert tables == ["coach_dailyusage", "coach_siteusage"]
     assert written == 1
     assert reservation.used == 2
     assert DailyUsage.objects.get(user=user).count == 2
     assert SiteUsage.objects.get().requests == 2
+
+
+def test_the_days_first_unit_is_one_statement(user, settings):
+    """No row yet for the day: one INSERT ... ON CONFLICT makes it with the unit taken;
+    later units go through the same statement, and the limit still holds."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.COACH_DAILY_LIMIT = 2
+    with CaptureQueriesContext(connection) as queries:
+        first = quota_reserve(user=user)
+    usage = [q["sql"] for q in queries.captured_queries if "coach_dailyusage" in q["sql"]]
+    assert len(usage) == 1
+    assert first.used == 1
+    assert quota_reserve(user=user).used == 2
+    with pytest.raises(QuotaExceeded):
+        quota_reserve(user=user)
+    assert DailyUsage.objects.get(user=user).count == 2
+
+
+def test_a_limit_of_zero_refuses_the_first_request(user, settings):
+    settings.COACH_DAILY_LIMIT = 0
+    with pytest.raises(QuotaExceeded):
+        quota_reserve(user=user)
+    assert not DailyUsage.objects.filter(user=user, count__gt=0).exists()
 
 
 def test_taken_is_given_back_by_the_rollback_of_what_failed(user):

@@ -198,9 +198,8 @@ FOLLOW_UP_STATEMENTS = [
     "SELECT",  # room for a turn: replies, in flight, in progress, library (one statement)
     "SELECT",  # the wizard's prompts
     # One transaction: the person's unit, the turn's rows, the site's count last.
-    "UPDATE",  # the person's unit of the day (RETURNING the count for RateLimit-*)
-    "INSERT",  # the follow-up
-    "INSERT",  # the reply, streaming
+    "INSERT",  # the person's unit of the day, an upsert (RETURNING the count for RateLimit-*)
+    "INSERT",  # the follow-up and the reply, streaming: both rows in one statement
     "UPDATE",  # the site's
     "SELECT",  # the conversation the model is sent
     "UPDATE",  # close: the reply
