@@ -41,6 +41,7 @@ from knowledge.retrieval import query_text
 from knowledge.selectors import Hit, library_is_searchable
 from knowledge.services import citations_record
 from project.db import sql_names
+from project.prepared_writes import row_update, rows_insert
 from sessions_app.exceptions import (
     NothingToContinue,
     NothingToRegenerate,
@@ -561,11 +562,7 @@ def _reply_create(
         # The unique constraint is the last word on one turn at a time. Its violation
         # ends the caller's transaction (no savepoint: nothing goes on after it).
         with transaction.atomic(savepoint=False):
-            if connections[router.db_for_write(Message)].features.can_return_rows_from_bulk_insert:
-                Message.objects.bulk_create(rows)  # their ids come back (RETURNING)
-            else:
-                for row in rows:
-                    row.save(force_insert=True)
+            rows_insert(rows)
     except IntegrityError as exc:
         raise TurnInProgress() from exc
     return reply
@@ -705,7 +702,9 @@ def turn_close(
             # Read from async code (the stream's `done` event): its sources come with it.
             message._prefetched_objects_cache.pop("citations", None)
             prefetch_related_objects([message], "citations")
-        CoachingSession.objects.filter(pk=message.session_id).update(updated_at=timezone.now())
+        row_update(
+            CoachingSession, pk=message.session_id, where={}, values={"updated_at": timezone.now()}
+        )
     return message
 
 
@@ -763,14 +762,19 @@ def _turn_leave_streaming(
     UPDATE completes if it wins (no refund then), instead of reading it back."""
     # No savepoint inside a caller's transaction: a failure here ends it all the same.
     with transaction.atomic(savepoint=False):
-        streaming = Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING)
+        streaming = {"status": MessageStatus.STREAMING}
         left = 0
         if continued_status is not None:
-            left = streaming.filter(finish_reason=FINISH_LENGTH).update(
-                status=continued_status, **fields
+            left = row_update(
+                Message,
+                pk=message_id,
+                where={**streaming, "finish_reason": FINISH_LENGTH},
+                values={"status": continued_status, **fields},
             )
         if not left:
-            left = streaming.update(status=status, **fields)
+            left = row_update(
+                Message, pk=message_id, where=streaming, values={"status": status, **fields}
+            )
         if left and known is not None and not refund and continued_status is None:
             message = copy.copy(known)
             message.status = status
