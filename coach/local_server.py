@@ -340,7 +340,11 @@ def is_ready(port: int, host: str = LOOPBACK, *, timeout: float = 2.0) -> bool:
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         connection.request("GET", "/v1/models")
-        return connection.getresponse().status == 200
+        response = connection.getresponse()
+        # Read to the end: closing on an unread body resets the connection, and the
+        # embedding server (http.server) prints that as a traceback in `make run`.
+        response.read()
+        return response.status == 200
     except (OSError, http.client.HTTPException):
         return False
     finally:
