@@ -10,6 +10,7 @@ names. `project/prepared.py` does the same for the reads.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,9 +94,11 @@ def _db_value(meta, name: str, value: Any, connection) -> Any:
     return meta.get_field(name).get_db_prep_save(value, connection)
 
 
+@functools.cache
 def _insert_fields(model: type[Model]) -> list | None:
     """The fields an INSERT of `model` writes (all but the automatic primary key), or
-    None when one of them needs the database's own value."""
+    None when one of them needs the database's own value. Once per model: it is asked
+    on every turn."""
     meta = model._meta
     fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
     if any(f.generated or f.has_db_default() for f in fields):
