@@ -1181,7 +1181,6 @@ def run_database(db: str, args) -> dict:
         started = time.monotonic()
         if db == "bare":  # nothing to set up: any session id, no token
             data = {"db_version": "none", "sessions": [[i + 1, ""] for i in range(count)]}
-            setup = None
         else:
             setup = subprocess.run(
                 [args.python, __file__, "_setup", str(app_dir), str(count)],
