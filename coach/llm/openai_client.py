@@ -6,7 +6,10 @@ The only module that imports `openai`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import ssl
 import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
@@ -15,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from coach.llm.event_stream import EventStreamSplitter
 from coach.llm.sync import SyncFacade, portal_loop, run
 from coach.llm.types import (
     ChatClient,
@@ -40,6 +44,8 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 RETRY_DELAY_SECONDS = 0.5
 # Connections to the model server per event loop (one per reply being streamed).
 MAX_CONNECTIONS = 1000
+# After `[DONE]`, how long to wait for the end of the body (the connection's reuse).
+DRAIN_SECONDS = 0.1
 
 QUOTA_EXHAUSTED_MESSAGE = _(
     "The model provider's usage limit for this site has been reached. "
@@ -172,9 +178,9 @@ class OpenAIChatClient(SyncFacade):
             model = finish_reason = ""
             usage: dict[str, Any] = {}
             try:
-                sdk_stream = await self._create(payload, stream=True)
+                response = await self._create(payload, stream=True)
                 try:
-                    async for chunk in sdk_stream:
+                    async for chunk in _chunks(response):
                         model = chunk.get("model") or model
                         usage = chunk.get("usage") or usage
                         # Only the first choice (n=1); the usage chunk has none.
@@ -188,7 +194,7 @@ class OpenAIChatClient(SyncFacade):
                             parts.append(text)
                             yield ReplyChunk(text=text)
                 finally:
-                    await sdk_stream.close()
+                    await response.aclose()
                 break
             except Exception as exc:
                 if not parts and await self._should_retry(exc, attempt):
@@ -208,14 +214,15 @@ class OpenAIChatClient(SyncFacade):
     # --- internals -----------------------------------------------------------------
 
     async def _create(self, payload: list[dict[str, str]], *, stream: bool) -> Any:
-        """The request through the SDK's generic `post`, answered as plain dicts.
+        """The request through the SDK's generic `post`: a whole reply as a plain dict, a
+        stream as the SDK's raw response, which `_chunks` reads.
 
         `chat.completions.create` would build a pydantic model for every streamed piece
         and walk the request through its type transforms: about 0.4 ms of CPU a piece,
         more than all the rest of relaying it (docs/performance.md). The SDK still sends
-        the request, authenticates, decodes the event stream and raises its errors.
+        the request, authenticates, and raises its errors for an error status.
         """
-        import openai
+        import httpx2
 
         body: dict[str, Any] = {
             "model": self.model,
@@ -227,11 +234,7 @@ class OpenAIChatClient(SyncFacade):
         if stream:
             body["stream_options"] = {"include_usage": True}
             return await self._sdk.post(
-                "/chat/completions",
-                body=body,
-                cast_to=object,
-                stream=True,
-                stream_cls=openai.AsyncStream[object],
+                "/chat/completions", body=body, cast_to=httpx2.Response, stream=True
             )
         return await self._sdk.post("/chat/completions", body=body, cast_to=object)
 
@@ -260,6 +263,62 @@ class OpenAIChatClient(SyncFacade):
 def _payload(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
     """The messages as the API takes them (raises KeyError on a malformed message: our bug)."""
     return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+async def _chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
+    """The stream's chunks (each event's JSON) until `[DONE]`, from the SDK's raw
+    response (coach/llm/event_stream.py: why not the SDK's `AsyncStream`). Fails as the
+    SDK's stream does: a read that times out or breaks is its timeout or connection
+    error, an error event its `APIError`."""
+    import httpx2
+    import openai
+
+    splitter = EventStreamSplitter()
+    raw = response.aiter_bytes()  # decoded, should a proxy compress the stream
+    try:
+        async for piece in raw:
+            for data in splitter.feed(piece):
+                if data.startswith("[DONE]"):
+                    await _drain(raw)
+                    return
+                yield _chunk(data, response)
+        for data in splitter.finish():
+            if not data.startswith("[DONE]"):
+                yield _chunk(data, response)
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.request) from exc
+    except (httpx2.RequestError, ssl.SSLError) as exc:
+        raise openai.APIConnectionError(request=response.request) from exc
+    finally:
+        await raw.aclose()
+
+
+def _chunk(data: str, response: Any) -> dict[str, Any]:
+    chunk = json.loads(data)
+    if not isinstance(chunk, dict):
+        raise ValueError(f"A stream event that is not an object: {data[:200]!r}")
+    error = chunk.get("error")
+    if error:
+        import openai
+
+        message = error.get("message") if isinstance(error, dict) else None
+        raise openai.APIError(
+            message=message if message and isinstance(message, str) else "Stream error",
+            request=response.request,
+            body=error,
+        )
+    return chunk
+
+
+async def _drain(raw: Any) -> None:
+    """Read the body's end after `[DONE]` (it follows at once), so that the connection
+    can be used again; but never wait long for it, as the SDK does not."""
+    import httpx2
+
+    with contextlib.suppress(TimeoutError, httpx2.HTTPError, ssl.SSLError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _rest in raw:
+                pass
 
 
 def _is_retryable(exc: Exception) -> bool:

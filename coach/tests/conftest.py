@@ -82,6 +82,9 @@ class StubResponse:
     drop: bool = False  # close the connection without answering
     delay: float = 0.0  # seconds before answering
     headers: dict[str, str] = field(default_factory=dict)
+    # A stream's body as these bytes, each piece a read of its own (instead of `events`).
+    raw: list[bytes] | None = None
+    hold: float = 0.0  # seconds between the last piece and the body's end
 
 
 @dataclass
@@ -89,6 +92,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # names in lower case
     body: dict[str, Any]
+    client_port: int = 0  # the same for requests on one kept-alive connection
 
 
 class StubLLMServer:
@@ -104,6 +108,11 @@ class StubLLMServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def handle(self) -> None:
+                # A client that gave up on a response closes its connection.
+                with contextlib.suppress(ConnectionResetError):
+                    super().handle()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
@@ -113,6 +122,7 @@ class StubLLMServer:
                             self.path,
                             {name.lower(): value for name, value in self.headers.items()},
                             json.loads(raw or b"{}"),
+                            self.client_address[1],
                         )
                     )
                     response = stub.script.popleft() if stub.script else StubResponse()
@@ -128,7 +138,7 @@ class StubLLMServer:
                     with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                if response.events is not None:
+                if response.events is not None or response.raw is not None:
                     self._answer_stream(response)
                     return
                 body = response.body if response.body is not None else completion_body()
@@ -145,14 +155,20 @@ class StubLLMServer:
                 self.send_response(response.status)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 lines = [e if isinstance(e, str) else json.dumps(e) for e in response.events or []]
-                if response.done and not response.cut:
+                if response.done and not response.cut and response.raw is None:
                     lines.append("[DONE]")
-                for line in lines:
-                    data = f"data: {line}\n\n".encode()
+                pieces = response.raw or [f"data: {line}\n\n".encode() for line in lines]
+                for data in pieces:
                     self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                     self.wfile.flush()
+                    if response.raw:
+                        time.sleep(0.01)  # raw pieces reach the client as reads of their own
+                if response.hold:
+                    time.sleep(response.hold)
                 if response.cut:  # no terminating chunk: the client sees a broken body
                     # Let the client read the last piece first: aiohttp raises a broken body
                     # before handing over what it had buffered with it.

@@ -8,6 +8,8 @@ that only connection errors, timeouts and 5xx are retried (once), never a 4xx.
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 import os
 import runpy
 import time
@@ -147,6 +149,71 @@ def test_stream_without_usage_reports_none(stub_llm):
     items = list(stub_llm.client(model="local").stream(MESSAGES))
 
     assert items[-1] == Reply(content="Rest.", model="stub-model")
+
+
+def test_stream_read_as_it_arrives_whatever_its_line_ends(stub_llm):
+    # Events cut between reads, CRLF line ends, a comment and an id: what real servers do.
+    first = json.dumps(chunk_event("Slow ")).encode()
+    second = json.dumps(chunk_event("breaths.")).encode()
+    stub_llm.queue(
+        StubResponse(
+            raw=[
+                b": ping\r\n\r\ndata: " + first[:10],
+                first[10:] + b"\r\n\r",
+                b"\nid: 2\r\ndata: " + second + b"\r\n\r\n",
+                b"data: [DONE]\r\n\r\n",
+            ]
+        )
+    )
+
+    items = list(stub_llm.client().stream(MESSAGES))
+
+    assert items == [
+        ReplyChunk("Slow "),
+        ReplyChunk("breaths."),
+        Reply(content="Slow breaths.", model="stub-model"),
+    ]
+
+
+def test_a_compressed_stream_is_read(stub_llm):
+    # A proxy in front of the model server may compress the event stream.
+    events = [chunk_event("Quiet "), chunk_event("mind.")]
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    compressed = gzip.compress(body + b"data: [DONE]\n\n")
+    stub_llm.queue(StubResponse(raw=[compressed], headers={"Content-Encoding": "gzip"}))
+
+    assert list(stub_llm.client().stream(MESSAGES))[-1].content == "Quiet mind."
+
+
+def test_stream_that_ends_without_done_keeps_its_reply(stub_llm):
+    stub_llm.queue(StubResponse(events=[chunk_event("All "), chunk_event("there.")], done=False))
+
+    assert list(stub_llm.client().stream(MESSAGES))[-1].content == "All there."
+
+
+def test_the_connection_is_used_again_after_a_stream(stub_llm):
+    stub_llm.queue(
+        StubResponse(events=[chunk_event("One.")]), StubResponse(events=[chunk_event("Two.")])
+    )
+    client = stub_llm.client()
+
+    list(client.stream(MESSAGES))
+    list(client.stream(MESSAGES))
+
+    first, second = stub_llm.requests
+    assert first.client_port == second.client_port
+
+
+def test_a_body_left_open_after_done_does_not_hold_the_reply(stub_llm):
+    done = b"data: [DONE]\n\n"
+    piece = b"data: " + json.dumps(chunk_event("Done.")).encode() + b"\n\n"
+    stub_llm.queue(StubResponse(raw=[piece, done], hold=3.0))
+    started = time.monotonic()
+
+    reply = list(stub_llm.client().stream(MESSAGES))[-1]
+
+    assert reply.content == "Done."
+    assert time.monotonic() - started < 2.0
 
 
 def test_the_sdk_client_is_built_once_and_reused(stub_llm):
