@@ -81,6 +81,8 @@ class TurnRun:
         self._changed: asyncio.Future[None] = loop.create_future()
         self._publish_handle: asyncio.TimerHandle | None = None
         self._published_at = float("-inf")
+        # Read once: a settings lookup for every piece was 0.6 % of the burst's CPU.
+        self._coalesce = settings.COACH_STREAM_COALESCE_SECONDS
         self.stop_requested = False
         self.closing = False
         # Raises LLMBadResponse if the end could not be stored. Streams never await it, and
@@ -100,7 +102,7 @@ class TurnRun:
         back), and pieces that follow within COACH_STREAM_COALESCE_SECONDS together."""
         self._pending.append(piece)
         if self._publish_handle is None:
-            wait = self._published_at + settings.COACH_STREAM_COALESCE_SECONDS - self.loop.time()
+            wait = self._published_at + self._coalesce - self.loop.time()
             if wait <= 0:
                 self._publish()
             else:
