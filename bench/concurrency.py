@@ -30,8 +30,10 @@ Then, for each size N:
   cost and the GETs', measured alone first) per turn and per relayed token, and its
   resident memory (sampled every 0.5 s); on PostgreSQL also the database and Redis
   servers' CPU and this database's counters in pg_stat_database, per turn.
-Then 1,000 (the largest size) turns with the stand-in waiting 8 s before the first token,
-and 50 sequential follow-ups with an instant model (one short session).
+Then 1,000 (the largest size) turns with the stand-in waiting 8 s before the first token
+(the GET is also summarised apart for the GETs due while the turns wait, before the
+first token is due), and 50 sequential follow-ups with an instant model (one short
+session).
 
 The load client is raw asyncio protocols over plain sockets (no HTTP library), so that
 it stays far cheaper than the server; its own CPU is printed beside the server's. Every
@@ -504,7 +506,7 @@ async def exchange(
 
 def probe_child(argv: list[str]) -> None:
     """`_probe PORT RATE MAX_SECONDS`: GET /api/coaches/ RATE times a second until SIGTERM;
-    prints one JSON line: [[seconds since due, kind, status], ...]."""
+    prints one JSON line: [[seconds since due, kind, status, wall clock when due], ...]."""
     port, rate, max_seconds = int(argv[0]), float(argv[1]), float(argv[2])
 
     async def run() -> list:
@@ -514,7 +516,7 @@ def probe_child(argv: list[str]) -> None:
         request = build_request("GET", "/api/coaches/", port)
         print("READY", flush=True)
         tasks = []
-        start = loop.time()
+        start, wall_start = loop.time(), time.time()
         index = 0
         while not stop.is_set() and loop.time() - start < max_seconds:
             due = start + index / rate
@@ -527,7 +529,7 @@ def probe_child(argv: list[str]) -> None:
             )
             index += 1
         done = await asyncio.gather(*tasks)
-        return [[o.finished, o.kind, o.status] for o in done]
+        return [[o.finished, o.kind, o.status, wall_start + i / rate] for i, o in enumerate(done)]
 
     print(json.dumps(run_loop(run())), flush=True)
 
@@ -851,8 +853,11 @@ def reply_of(outcome: Outcome, sse: bool) -> str | None:
     return content if isinstance(content, str) else None
 
 
-async def burst(ctx: Context, n: int, *, sse: bool, label: str, tokens: int) -> dict:
-    """n turns at once; the unrelated GET beside them; CPU and memory of the site."""
+async def burst(
+    ctx: Context, n: int, *, sse: bool, label: str, tokens: int, waiting: float | None = None
+) -> dict:
+    """n turns at once; the unrelated GET beside them; CPU and memory of the site.
+    `waiting`: the model's first-token delay, to summarise apart the GETs due before it."""
     loop = asyncio.get_running_loop()
     timeout = ctx.args.burst_timeout
     probe = Probe(ctx.port, ctx.args.get_rate, timeout + 30)
@@ -864,7 +869,7 @@ async def burst(ctx: Context, n: int, *, sse: bool, label: str, tokens: int) -> 
     standin_before = tree_cpu_seconds(ctx.standin.pid)
     client_before = time.process_time()
     busy_before = machine_busy_seconds()
-    started = loop.time()
+    started, started_wall = loop.time(), time.time()
     try:
         outcomes = await asyncio.gather(
             *(
@@ -959,6 +964,10 @@ async def burst(ctx: Context, n: int, *, sse: bool, label: str, tokens: int) -> 
         result["pg_per_turn"] = {
             k: (pg_after[k] - pg_before[k]) / turns if turns else None for k in PG_STAT_NAMES
         }
+    if waiting is not None:
+        result["get_while_waiting"] = summarize_probe(
+            [r for r in probe_rows if started_wall <= r[3] < started_wall + waiting]
+        )
     print_burst(result, flush=True)
     if left:
         print(f"   (the stand-in still had {left} streams open after 90 s)", flush=True)
@@ -1059,6 +1068,14 @@ def print_burst(r: dict, flush: bool = False) -> None:
         f" anything else on the machine {r['other_cpu_s']:.1f} s in {r['wall_s']:.0f} s",
         flush=flush,
     )
+    waiting = r.get("get_while_waiting")
+    if waiting is not None:
+        print(
+            f"  {'':<22} GET due while the turns wait for their first token:"
+            f" p50/p95/max {fmt_ms(waiting['p50'])}/{fmt_ms(waiting['p95'])}/"
+            f"{fmt_ms(waiting['max'])} ms ({waiting['count']} sent, {waiting['errors']} failed)",
+            flush=flush,
+        )
     if r.get("db_server_cpu_s") is not None:
         print(
             f"  {'':<22} PostgreSQL+Redis servers' CPU {r['db_server_cpu_s']:.1f} s"
@@ -1274,7 +1291,9 @@ async def measure(ctx: Context, db: str, result: dict) -> None:
         try:
             label = f"first token after {args.wait:g} s"
             result["bursts"].append(
-                await burst(ctx, n, sse=streaming, label=label, tokens=args.tokens)
+                await burst(
+                    ctx, n, sse=streaming, label=label, tokens=args.tokens, waiting=args.wait
+                )
             )
         finally:
             await loop.run_in_executor(
