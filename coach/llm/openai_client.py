@@ -180,19 +180,20 @@ class OpenAIChatClient(SyncFacade):
             try:
                 response = await self._create(payload, stream=True)
                 try:
-                    async for chunk in _chunks(response):
-                        model = chunk.get("model") or model
-                        usage = chunk.get("usage") or usage
-                        # Only the first choice (n=1); the usage chunk has none.
-                        choices = chunk.get("choices")
-                        if not choices:
-                            continue
-                        choice = choices[0]
-                        finish_reason = choice.get("finish_reason") or finish_reason
-                        text = (choice.get("delta") or {}).get("content")
-                        if text:
-                            parts.append(text)
-                            yield ReplyChunk(text=text)
+                    async with contextlib.aclosing(_chunks(response)) as chunks:
+                        async for chunk in chunks:
+                            model = chunk.get("model") or model
+                            usage = chunk.get("usage") or usage
+                            # Only the first choice (n=1); the usage chunk has none.
+                            choices = chunk.get("choices")
+                            if not choices:
+                                continue
+                            choice = choices[0]
+                            finish_reason = choice.get("finish_reason") or finish_reason
+                            text = (choice.get("delta") or {}).get("content")
+                            if text:
+                                parts.append(text)
+                                yield ReplyChunk(text=text)
                 finally:
                     await response.aclose()
                 break
