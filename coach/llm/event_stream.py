@@ -37,8 +37,9 @@ class EventStreamSplitter:
         return [data for event in events if (data := _data(event)) is not None]
 
     def finish(self) -> list[str]:
-        """The last event, when the stream ended without the blank line after it."""
-        rest, self._buffer = self._buffer.replace(b"\r", b"\n").rstrip(b"\n"), b""
+        """The last event, when the stream ended without the blank line after it. `feed`
+        left at most one CR in the buffer, at its end."""
+        rest, self._buffer = self._buffer.rstrip(b"\r\n"), b""
         data = _data(rest) if rest else None
         return [data] if data is not None else []
 
