@@ -32,8 +32,10 @@ Then, for each size N:
   servers' CPU and this database's counters in pg_stat_database, per turn.
 Then 1,000 (the largest size) turns with the stand-in waiting 8 s before the first token
 (the GET is also summarised apart for the GETs due while the turns wait, before the
-first token is due), and 50 sequential follow-ups with an instant model (one short
-session).
+first token is due, and for those due once every turn has been opened, its `start` event
+received, so that all of them only wait), and sequential follow-ups with an instant model:
+50 each on a short session of its own (its plan, then this turn), JSON then streamed,
+and 50 in one session that grows by a turn each time.
 
 The load client is raw asyncio protocols over plain sockets (no HTTP library), so that
 it stays far cheaper than the server; its own CPU is printed beside the server's. Every
@@ -251,6 +253,7 @@ class Outcome:
     kind: str = "pending"  # done | error_event | http_<status> | reset | timeout | eof | connect
     status: int | None = None
     started: float = 0.0
+    opened: float | None = None  # seconds after `started`: the `start` event (the turn open)
     first_delta: float | None = None  # seconds after `started`
     finished: float | None = None  # seconds after `started`
     deltas: int = 0
@@ -404,7 +407,9 @@ class Exchange(asyncio.Protocol):
                 name = line[6:].strip()
             elif line.startswith(b"data:"):
                 data.append(line[5:].lstrip(b" "))
-        if name == b"delta":
+        if name == b"start":
+            self.outcome.opened = self.loop.time() - self.outcome.started
+        elif name == b"delta":
             now = self.loop.time() - self.outcome.started
             if self.outcome.first_delta is None:
                 self.outcome.first_delta = now
@@ -965,19 +970,32 @@ async def burst(
             k: (pg_after[k] - pg_before[k]) / turns if turns else None for k in PG_STAT_NAMES
         }
     if waiting is not None:
+        # While the burst arrives (its turns being opened) and then while every turn only
+        # waits for its first token (all have had their `start` event; none its first
+        # token): the second is what a waiting turn costs the rest of the site.
+        until = started_wall + waiting
         result["get_while_waiting"] = summarize_probe(
-            [r for r in probe_rows if started_wall <= r[3] < started_wall + waiting]
+            [r for r in probe_rows if started_wall <= r[3] < until]
         )
+        opened = [o.opened for o in outcomes if o.opened is not None]
+        if sse and len(opened) == n:
+            all_open = started_wall + max(opened)
+            result["all_opened_s"] = max(opened)
+            result["get_while_all_wait"] = summarize_probe(
+                [r for r in probe_rows if all_open <= r[3] < until]
+            )
     print_burst(result, flush=True)
     if left:
         print(f"   (the stand-in still had {left} streams open after 90 s)", flush=True)
     return result
 
 
-async def sequential(ctx: Context, index: int, count: int, *, sse: bool) -> dict:
-    """count follow-ups one after the other on one session (the instant model)."""
+async def sequential(ctx: Context, indexes: list[int], *, sse: bool, session: str) -> dict:
+    """Follow-ups one after the other (the instant model), the i-th on session
+    `indexes[i]`: on fresh sessions (each has its plan, then this one turn) or all on one
+    session, which grows by a turn each time."""
     times, errors = [], {}
-    for _ in range(count):
+    for index in indexes:
         o = await exchange(ctx.port, turn_request(ctx, index, sse=sse), sse=sse, timeout=30)
         if o.kind == ("done" if sse else "ok") and o.status == (200 if sse else 201):
             times.append(o.finished)
@@ -987,7 +1005,8 @@ async def sequential(ctx: Context, index: int, count: int, *, sse: bool) -> dict
     result = {
         "label": "instant model, sequential",
         "path": "sse" if sse else "json",
-        "n": count,
+        "session": session,
+        "n": len(indexes),
         "ok": len(times),
         "errors": sum(errors.values()),
         "error_kinds": errors,
@@ -995,7 +1014,7 @@ async def sequential(ctx: Context, index: int, count: int, *, sse: bool) -> dict
         "p95_s": pct(times, 95),
     }
     print(
-        f"  instant model, {count} sequential {result['path']} follow-ups: "
+        f"  instant model, {result['n']} sequential {result['path']} follow-ups, {session}: "
         f"p50 {fmt_ms(result['p50_s'])} ms, p95 {fmt_ms(result['p95_s'])} ms, "
         f"errors {result['errors']} {errors or ''}",
         flush=True,
@@ -1074,6 +1093,15 @@ def print_burst(r: dict, flush: bool = False) -> None:
             f"  {'':<22} GET due while the turns wait for their first token:"
             f" p50/p95/max {fmt_ms(waiting['p50'])}/{fmt_ms(waiting['p95'])}/"
             f"{fmt_ms(waiting['max'])} ms ({waiting['count']} sent, {waiting['errors']} failed)",
+            flush=flush,
+        )
+    all_wait = r.get("get_while_all_wait")
+    if all_wait is not None:
+        print(
+            f"  {'':<22} GET due once all {r['n']} were open ({r['all_opened_s']:.1f} s), "
+            f"before any first token: p50/p95/max {fmt_ms(all_wait['p50'])}/"
+            f"{fmt_ms(all_wait['p95'])}/{fmt_ms(all_wait['max'])} ms "
+            f"({all_wait['count']} sent, {all_wait['errors']} failed)",
             flush=flush,
         )
     if r.get("db_server_cpu_s") is not None:
@@ -1194,7 +1222,9 @@ def run_database(db: str, args) -> dict:
             standin_port=standin_port,
         )
 
-        count = max(sizes) + 3  # + one to probe streaming, two for the sequential runs
+        # + one to probe streaming, one for the sequential follow-ups in one session, and
+        # a fresh session for each of the others (JSON, then streamed).
+        count = max(sizes) + 2 + 2 * args.sequential
         started = time.monotonic()
         if db == "bare":  # nothing to set up: any session id, no token
             data = {"db_version": "none", "sessions": [[i + 1, ""] for i in range(count)]}
@@ -1243,7 +1273,10 @@ def run_database(db: str, args) -> dict:
 async def measure(ctx: Context, db: str, result: dict) -> None:
     args = ctx.args
     loop = asyncio.get_running_loop()
-    probe_index, seq_json, seq_sse = (len(ctx.sessions) - k for k in (3, 2, 1))
+    fresh = 2 * args.sequential
+    probe_index, seq_long = len(ctx.sessions) - fresh - 2, len(ctx.sessions) - fresh - 1
+    seq_json = list(range(len(ctx.sessions) - fresh, len(ctx.sessions) - args.sequential))
+    seq_sse = list(range(len(ctx.sessions) - args.sequential, len(ctx.sessions)))
     streaming, how = await detect_streaming(ctx, probe_index)
     result["streaming"] = streaming
     result["streaming_check"] = how
@@ -1258,15 +1291,26 @@ async def measure(ctx: Context, db: str, result: dict) -> None:
     await loop.run_in_executor(None, standin_wait_idle, ctx.standin_port)
     result["background"] = await background(ctx, args.background_seconds)
     modes = args.modes
-    # On a quiet server first: one person, one short session, an instant model.
+    # On a quiet server first, an instant model: a follow-up in a short session (its plan,
+    # then this turn), then as many in one session that grows to that many turns.
     if "instant" in modes:
         await loop.run_in_executor(None, lambda: standin_control(ctx.standin_port, instant=True))
         try:
-            result["sequential"] = [await sequential(ctx, seq_json, args.sequential, sse=False)]
+            result["sequential"] = [
+                await sequential(ctx, seq_json, sse=False, session="short sessions")
+            ]
             if streaming:
                 result["sequential"].append(
-                    await sequential(ctx, seq_sse, args.sequential, sse=True)
+                    await sequential(ctx, seq_sse, sse=True, session="short sessions")
                 )
+            result["sequential"].append(
+                await sequential(
+                    ctx,
+                    [seq_long] * args.sequential,
+                    sse=False,
+                    session=f"one session growing to {args.sequential} turns",
+                )
+            )
         finally:
             await loop.run_in_executor(
                 None, lambda: standin_control(ctx.standin_port, instant=False)
@@ -1355,7 +1399,8 @@ def print_table(runs: list[dict]) -> None:
             )
         for s in run.get("sequential", []):
             print(
-                f"| {run['label']}: instant model, sequential | {run['db']} | {s['path']} |"
+                f"| {run['label']}: instant model, sequential, {s.get('session', '')}"
+                f" | {run['db']} | {s['path']} |"
                 f" {s['n']} | p50 {fmt_ms(s['p50_s'])} ms, p95 {fmt_ms(s['p95_s'])} ms |"
                 f" {s['errors']} | | | | | |"
             )
