@@ -469,3 +469,25 @@ def test_flushing_stores_the_text_of_replies_still_being_written_only(user, fake
     assert (writing.content, writing.status) == ("Half a pl", MessageStatus.STREAMING)
     assert writing.heartbeat_at > writing.created_at
     assert (ended.content, ended.status) == ("Fail", MessageStatus.FAILED)
+
+
+def test_a_process_hears_only_of_stops_asked_for_its_own_replies(
+    user, outsider, fake_llm, settings
+):
+    from sessions_app.services import message_open, turn_fail, turns_stop_requested
+
+    def writing(owner):
+        return message_open(session=make_session(owner=owner), user=owner, content="Hi").message
+
+    settings.COACH_USER_TURNS_IN_FLIGHT = 3
+    mine, also_mine, elsewhere, ended = (
+        writing(user),
+        writing(user),
+        writing(outsider),
+        writing(user),
+    )
+    turn_fail(message_id=ended.pk, content="", error=LLMTimeout(), interrupted=False)
+    Message.objects.filter(pk__in=[mine.pk, elsewhere.pk, ended.pk]).update(stop_requested=True)
+
+    assert turns_stop_requested(message_ids=[mine.pk, also_mine.pk, ended.pk]) == [mine.pk]
+    assert turns_stop_requested(message_ids=[also_mine.pk]) == []
