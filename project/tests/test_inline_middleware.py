@@ -35,6 +35,10 @@ async def async_message(request):
     return HttpResponse("noted")
 
 
+async def async_read_messages(request):
+    return HttpResponse("|".join(str(m) for m in messages.get_messages(request)))
+
+
 async def async_form(request):
     return HttpResponse("posted")
 
@@ -48,6 +52,7 @@ urlpatterns = [
     path("plain/", async_plain),
     path("session-write/", async_session_write),
     path("message/", async_message),
+    path("read-messages/", async_read_messages),
     path("form/", async_form),
     path("token/", token_page),
 ]
@@ -83,6 +88,28 @@ def test_a_message_added_in_an_async_view_is_kept_for_the_next_page():
 
     assert response.status_code == 200
     assert "messages" in response.cookies
+
+
+def test_a_request_that_uses_no_messages_makes_no_message_storage(monkeypatch):
+    made = []
+    make = inline_middleware.default_storage
+    monkeypatch.setattr(
+        inline_middleware, "default_storage", lambda request: made.append(1) or make(request)
+    )
+
+    response = async_to_sync(AsyncClient().get)("/plain/")
+
+    assert response.status_code == 200
+    assert made == []
+    assert "messages" not in response.cookies
+
+
+def test_a_kept_message_is_shown_on_the_next_page_once():
+    client = AsyncClient()
+    async_to_sync(client.get)("/message/")
+
+    assert async_to_sync(client.get)("/read-messages/").content == b"Saved."
+    assert async_to_sync(client.get)("/read-messages/").content == b""
 
 
 def test_csrf_is_still_checked_for_an_async_view():
