@@ -664,7 +664,7 @@ def turns_stop_requested(*, message_ids: list[int]) -> list[int]:
     streaming, which an index keeps apart) rather than its hundreds of replies by id, a
     query whose building cost the 1,000 burst 4 % of the site's CPU (docs/performance.md)."""
     mine = set(message_ids)
-    asked = Message.objects.filter(status=MessageStatus.STREAMING, stop_requested=True)
+    asked = Message.objects.filter(status=MessageStatus.STREAMING, stop_requested=True).order_by()
     return [pk for pk in asked.values_list("pk", flat=True) if pk in mine]
 
 
