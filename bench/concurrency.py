@@ -1063,6 +1063,15 @@ async def detect_streaming(ctx: Context, index: int) -> tuple[bool, str]:
     return False, f"{o.kind} status={o.status} {o.detail[:200]}"
 
 
+def print_get(label: str, get: dict, flush: bool = False) -> None:
+    """One summary of the unrelated GET (summarize_probe), under a burst's line."""
+    print(
+        f"  {'':<22} {label}: p50/p95/max {fmt_ms(get['p50'])}/{fmt_ms(get['p95'])}/"
+        f"{fmt_ms(get['max'])} ms ({get['count']} sent, {get['errors']} failed)",
+        flush=flush,
+    )
+
+
 def print_burst(r: dict, flush: bool = False) -> None:
     get = r["get"]
     extra = ""
@@ -1089,21 +1098,14 @@ def print_burst(r: dict, flush: bool = False) -> None:
     )
     waiting = r.get("get_while_waiting")
     if waiting is not None:
-        print(
-            f"  {'':<22} GET due while the turns wait for their first token:"
-            f" p50/p95/max {fmt_ms(waiting['p50'])}/{fmt_ms(waiting['p95'])}/"
-            f"{fmt_ms(waiting['max'])} ms ({waiting['count']} sent, {waiting['errors']} failed)",
-            flush=flush,
-        )
+        print_get("GET due while the turns wait for their first token", waiting, flush=flush)
     all_wait = r.get("get_while_all_wait")
     if all_wait is not None:
-        print(
-            f"  {'':<22} GET due once all {r['n']} were open ({r['all_opened_s']:.1f} s), "
-            f"before any first token: p50/p95/max {fmt_ms(all_wait['p50'])}/"
-            f"{fmt_ms(all_wait['p95'])}/{fmt_ms(all_wait['max'])} ms "
-            f"({all_wait['count']} sent, {all_wait['errors']} failed)",
-            flush=flush,
+        when = (
+            f"GET due once all {r['n']} were open ({r['all_opened_s']:.1f} s),"
+            " before any first token"
         )
+        print_get(when, all_wait, flush=flush)
     if r.get("db_server_cpu_s") is not None:
         print(
             f"  {'':<22} PostgreSQL+Redis servers' CPU {r['db_server_cpu_s']:.1f} s"
